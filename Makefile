@@ -1,0 +1,45 @@
+# Two commands a new machine needs: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+# The test stack runs beside a `make run` stack: its own ports, state folder and names.
+TEST_ENV := NEWSPIPE_STACK__KAFKA_PORT=19092 NEWSPIPE_STACK__KAFKA_CONTROLLER_PORT=19093 \
+	NEWSPIPE_STACK__ES_PORT=19200 NEWSPIPE_STACK__ES_TRANSPORT_PORT=19300 \
+	NEWSPIPE_STACK__STATE_DIR=$(HOME)/.local/state/newspipe-test \
+	NEWSPIPE_KAFKA__BOOTSTRAP=127.0.0.1:19092 NEWSPIPE_ES__URL=http://127.0.0.1:19200
+
+.PHONY: install run test check unit stack-up stack-down bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: install
+	$(PY) -m newspipe stack up
+	$(PY) -m newspipe run --replay seeds
+
+check: install
+	$(VENV)/bin/ruff check newspipe services tests bench
+	$(VENV)/bin/lint-imports
+
+unit: install
+	$(PY) -m pytest -q tests/unit
+
+test: check
+	$(TEST_ENV) $(PY) -m newspipe stack up
+	set +e; $(TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	$(TEST_ENV) $(PY) -m newspipe stack down; exit $$rc
+
+bench: install
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/enrich_throughput.py
+	$(PY) bench/dedup_scale.py
+
+clean:
+	rm -rf $(VENV) inbox processed rejected

@@ -1,0 +1,5 @@
+"""`python -m newspipe` = the `newspipe` CLI."""
+
+from newspipe.cli import main
+
+main()

@@ -1,0 +1,205 @@
+"""The one CLI: builds Settings once and passes it down. Service imports are deferred to the
+sub-command that needs them, so `newspipe config` or `newspipe enrich FILE --json` start fast."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from newspipe.config import Settings, describe
+from newspipe.obs import setup_logging
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """newspipe: files -> Kafka -> enrich (faust) -> Elasticsearch, for Libya's security track."""
+    settings = Settings()
+    setup_logging(settings.log_level)
+    ctx.obj = settings
+
+
+@main.command("config")
+@click.pass_obj
+def config_cmd(settings: Settings) -> None:
+    """Print every setting (NEWSPIPE_* variable, value, meaning); secrets masked."""
+    for env, value, desc in describe(settings):
+        click.echo(f"{env:<42} {value:<40} {desc}")
+
+
+@main.group()
+def stack() -> None:
+    """The local Kafka + Elasticsearch (no Docker)."""
+
+
+@stack.command("up")
+@click.pass_obj
+def stack_up(settings: Settings) -> None:
+    """Fetch (once), start and wait for Kafka and Elasticsearch; create topics and the index."""
+    from newspipe import bootstrap, stack as local
+
+    local.up(settings.stack)
+    bootstrap.prepare(settings)
+    _print_status(local.status(settings.stack))
+
+
+@stack.command("down")
+@click.pass_obj
+def stack_down(settings: Settings) -> None:
+    """Stop both servers cleanly."""
+    from newspipe import stack as local
+
+    local.down(settings.stack)
+
+
+@stack.command("status")
+@click.pass_obj
+def stack_status(settings: Settings) -> None:
+    """Say what runs where."""
+    from newspipe import stack as local
+
+    _print_status(local.status(settings.stack))
+
+
+def _print_status(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        state = "healthy" if row.get("healthy") else ("running" if row.get("running") else "down")
+        click.echo(f"{row['name']:<14} {state:<8} pid={row.get('pid')} {row.get('address')} "
+                   f"data={row.get('data_dir')} log={row.get('log_file')}")
+
+
+@main.command("ingest")
+@click.pass_obj
+def ingest_cmd(settings: Settings) -> None:
+    """Watch the inbox and publish each new article to news.raw."""
+    from services.ingest.watch import watch
+
+    watch(settings.kafka, settings.ingest, _stop_on_signals())
+
+
+@main.command("index")
+@click.pass_obj
+def index_cmd(settings: Settings) -> None:
+    """Consume news.enriched and bulk-write to Elasticsearch."""
+    from services.index.sink import Sink
+
+    Sink(settings.kafka, settings.es, settings.index).run(_stop_on_signals())
+
+
+@main.command("enrich")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="offline: print one document per line")
+@click.pass_obj
+def enrich_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
+    """With PATHs: enrich files offline (no Kafka/ES) and print JSON lines. Without: the worker."""
+    if paths:
+        from newspipe.offline import enrich_paths
+
+        for doc in enrich_paths(list(paths)):
+            click.echo(doc.model_dump_json() if as_json else f"{doc.id[:12]} {doc.title}")
+        return
+    import faust
+
+    from services.enrich.app import create_app
+
+    settings.enrich.datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level.lower())
+    worker.execute_from_commandline()
+
+
+@main.command("replay")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
+    """Publish every article file under PATHS (files are not moved)."""
+    from services.ingest.watch import replay
+
+    counts = replay(settings.kafka, list(paths))
+    click.echo(f"published {counts['published']}, not published {counts['rejected']}")
+
+
+@main.command("run")
+@click.option("--replay", "replay_dir", type=click.Path(path_type=Path), default=None,
+              help="replay this folder once the services are up (e.g. seeds/)")
+@click.pass_obj
+def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
+    """Start ingest, enrich and index as three processes; Ctrl-C stops them."""
+    exe = [sys.executable, "-m", "newspipe"]
+    procs = [subprocess.Popen([*exe, name]) for name in ("index", "enrich", "ingest")]
+    stop = _stop_on_signals()
+    if replay_dir is not None:
+        from newspipe.bootstrap import wait_for_group
+        from services.ingest.watch import replay
+
+        wait_for_group(settings, timeout=90)
+        counts = replay(settings.kafka, [replay_dir])
+        logging.getLogger("newspipe").info("replayed %s: %s", replay_dir, counts)
+    click.echo(f"pipeline running; drop .txt articles into {settings.ingest.inbox.resolve()}")
+    while not stop.is_set() and all(p.poll() is None for p in procs):
+        stop.wait(0.5)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=30)
+    if not stop.is_set():
+        raise click.ClickException("a service exited; see its log above")
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--size", default=10, show_default=True)
+@click.pass_obj
+def search_cmd(settings: Settings, query: str, size: int) -> None:
+    """Full-text search (any language; Arabic and accents folded as at index time)."""
+    from newspipe.query import search
+
+    for hit in search(settings, query, size):
+        click.echo(orjson.dumps(hit).decode())
+
+
+@main.command("stories")
+@click.option("--size", default=20, show_default=True)
+@click.pass_obj
+def stories_cmd(settings: Settings, size: int) -> None:
+    """List stories: size, outlets, first/last seen, a representative title."""
+    from newspipe.query import stories
+
+    for s in stories(settings, size):
+        click.echo(f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets  "
+                   f"{s['first_seen'][:19]} .. {s['last_seen'][:19]}  {s['title']}")
+
+
+@main.command("eval")
+@click.argument("gold", type=click.Path(exists=True, path_type=Path))
+@click.pass_obj
+def eval_cmd(settings: Settings, gold: Path) -> None:
+    """Entity P/R/F1 (per type, overall) and topic micro/macro F1 against a gold file."""
+    from newspipe.evaluate import evaluate, render
+
+    click.echo(render(evaluate(gold)))
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+if __name__ == "__main__":
+    main()

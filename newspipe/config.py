@@ -1,0 +1,123 @@
+"""The one settings object: every knob a NEWSPIPE_* variable with a localhost default.
+
+Precedence (pydantic-settings): explicit arguments > environment (NEWSPIPE_*, nested with `__`,
+e.g. NEWSPIPE_KAFKA__BOOTSTRAP) > `.env` file > defaults. Build it once in the CLI and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _home(*parts: str) -> Path:
+    return Path.home().joinpath(*parts)
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,...)")
+    security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT | SASL_PLAINTEXT | SASL_SSL")
+    sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512")
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    raw_topic: str = Field("news.raw", description="topic of parsed raw articles")
+    link_topic: str = Field("news.link", description="internal topic: enriched, awaiting dedup/story")
+    enriched_topic: str = Field("news.enriched", description="topic of enriched documents")
+    dlq_topic: str = Field("news.dlq", description="dead-letter topic (message + reason)")
+    partitions: int = Field(3, description="partitions of news.raw and news.enriched")
+
+
+class ElasticSettings(BaseModel):
+    url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    username: str | None = Field(None, description="Elasticsearch user")
+    password: SecretStr | None = Field(None, description="Elasticsearch password (secret)")
+    alias: str = Field("news-articles", description="index alias analysts query")
+    index: str = Field("news-articles-v1", description="concrete index behind the alias")
+
+
+class StackSettings(BaseModel):
+    """The no-Docker local stack (`newspipe stack up|down|status`)."""
+
+    cache_dir: Path = Field(_home(".cache", "newspipe"), description="downloaded jars/zip + Maven repo")
+    state_dir: Path = Field(
+        _home(".local", "state", "newspipe"), description="servers' data, logs and pid files"
+    )
+    kafka_version: str = Field("3.9.1", description="Apache Kafka broker version (Maven Central)")
+    es_version: str = Field("8.19.21", description="Elasticsearch integ-test-zip version")
+    kafka_port: int = Field(9092, description="Kafka PLAINTEXT port on 127.0.0.1")
+    kafka_controller_port: int = Field(9093, description="KRaft controller port on 127.0.0.1")
+    es_port: int = Field(9200, description="Elasticsearch HTTP port on 127.0.0.1")
+    es_transport_port: int = Field(9300, description="Elasticsearch transport port on 127.0.0.1")
+    kafka_heap: str = Field("512m", description="Kafka JVM heap")
+    es_heap: str = Field("512m", description="Elasticsearch JVM heap")
+    es_user: str = Field("newspipe", description="unprivileged user that runs Elasticsearch as root")
+    java_home: Path | None = Field(None, description="JDK for both servers (default: java on PATH)")
+
+
+class IngestSettings(BaseModel):
+    inbox: Path = Field(Path("inbox"), description="watched folder for new article files")
+    processed: Path = Field(Path("processed"), description="where published files are moved")
+    rejected: Path = Field(Path("rejected"), description="where unparsable files go, with reason")
+    settle_seconds: float = Field(0.5, description="a file is complete once unchanged this long")
+
+
+class EnrichSettings(BaseModel):
+    app_id: str = Field("newspipe-enrich", description="faust app id (consumer group)")
+    datadir: Path = Field(
+        _home(".local", "state", "newspipe", "faust"), description="faust table state (per worker)"
+    )
+    store: str = Field("rocksdb://", description="faust table store: rocksdb:// or memory://")
+    web_port: int = Field(6066, description="faust web port (health)")
+    commit_interval: float = Field(0.5, description="faust broker_commit_interval, seconds")
+
+
+class IndexSettings(BaseModel):
+    group: str = Field("newspipe-index", description="indexer consumer group")
+    batch_size: int = Field(500, description="max documents per bulk request")
+    batch_wait: float = Field(0.5, description="max seconds to wait filling a batch")
+    max_retries: int = Field(8, description="retries of transient errors before crashing")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSPIPE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    log_level: str = Field("INFO", description="logging level")
+    kafka: KafkaSettings = KafkaSettings()
+    es: ElasticSettings = ElasticSettings()
+    stack: StackSettings = StackSettings()
+    ingest: IngestSettings = IngestSettings()
+    enrich: EnrichSettings = EnrichSettings()
+    index: IndexSettings = IndexSettings()
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value, description) for every knob, secrets masked: `newspipe config`."""
+    rows: list[tuple[str, str, str]] = [
+        ("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level")
+    ]
+    for section in ("kafka", "es", "stack", "ingest", "enrich", "index"):
+        model = getattr(settings, section)
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name)
+            shown = "**********" if isinstance(value, SecretStr) else str(value)
+            env = f"NEWSPIPE_{section.upper()}__{name.upper()}"
+            rows.append((env, shown, field.description or ""))
+    return rows
+
+
+def kafka_client_kwargs(kafka: KafkaSettings) -> dict[str, object]:
+    """kafka-python connection arguments (bootstrap + optional SASL). Never log the result."""
+    kwargs: dict[str, object] = {
+        "bootstrap_servers": kafka.bootstrap.split(","),
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        kwargs["sasl_mechanism"] = kafka.sasl_mechanism
+        kwargs["sasl_plain_username"] = kafka.sasl_username
+        if kafka.sasl_password is not None:
+            kwargs["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    return kwargs

@@ -1,0 +1,147 @@
+"""THE schema every service shares: messages on each topic, the indexed document, doc_id().
+
+Faust and kafka-python move bytes; these pydantic models validate at every boundary.
+`doc_id()` is both the Kafka key and the Elasticsearch `_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from newspipe.text import normalise_body
+
+EntityType = Literal["PERSON", "ORG", "LOC"]
+TOPIC_IDS: tuple[str, ...] = (
+    "jmc-5plus5",
+    "military-unification",
+    "ceasefire",
+    "foreign-forces",
+    "border-security",
+    "counterterrorism",
+    "international-mediation",
+    "political-track",
+    "security-cooperation",
+    "armed-groups",
+    "resources-economy",
+    "armed-clashes",
+)
+
+
+def doc_id(body: str) -> str:
+    """Article id: SHA-256 hex of the normalised body (whitespace, case, quotes, Unicode folded)."""
+    return hashlib.sha256(normalise_body(body).encode("utf-8")).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> _Model:
+        return cls.model_validate_json(data)
+
+
+class Source(_Model):
+    path: str
+    outlet: str | None = None
+    url: str | None = None
+
+
+class RawArticle(_Model):
+    """What ingest publishes to news.raw."""
+
+    id: str
+    title: str | None
+    body: str
+    source: Source
+    published_at: datetime | None = None
+    ingested_at: datetime
+
+
+class Entity(_Model):
+    id: str = Field(description="stable slug")
+    name: str = Field(description="canonical display name")
+    type: EntityType
+    mentions: list[str] = Field(description="surface forms exactly as written")
+    count: int
+    in_pack: bool = Field(True, description="False for names found outside the knowledge pack")
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class Topic(_Model):
+    id: str
+    score: float
+    evidence: list[str]
+
+
+class Dedup(_Model):
+    content_hash: str
+    minhash: list[int] = Field(default_factory=list, description="MinHash signature")
+    shingles: int = Field(0, description="distinct 5-word shingles (for containment)")
+    duplicate_of: str | None = None
+
+
+class Story(_Model):
+    id: str
+
+
+class EnrichedArticle(_Model):
+    """What enrich publishes to news.enriched, and the Elasticsearch document."""
+
+    id: str
+    title: str | None
+    body: str
+    language: str
+    source: Source
+    sources: list[Source] = Field(default_factory=list)
+    published_at: datetime | None = None
+    ingested_at: datetime
+    enriched_at: datetime
+    entities: list[Entity] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    dedup: Dedup
+    story: Story
+    search_text: str = Field("", description="folded title+body for the standard analyzer")
+    event: dict[str, list[str]] = Field(
+        default_factory=dict, description="event evidence: places, dates, actors"
+    )
+    link_version: int = Field(0, description="grows with every dedup/story decision")
+
+
+class DeadLetter(_Model):
+    """What any stage sends to news.dlq: the original bytes and why they failed."""
+
+    stage: Literal["ingest", "enrich", "index"]
+    reason: str
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    payload: str = Field(description="the original message, decoded as UTF-8 with replacement")
+    failed_at: datetime = Field(default_factory=utcnow)
+
+
+class LinkUpdate(_Model):
+    """A correction on news.enriched (header kind=link-update): an earlier-seen article joined the
+    group, so an already-published document gets a new duplicate_of / story id."""
+
+    id: str
+    duplicate_of: str | None
+    story_id: str
+    version: int = Field(description="grows with every decision about this article")
+
+
+KIND_HEADER = "kind"
+KIND_ARTICLE = b"article"
+KIND_LINK_UPDATE = b"link-update"

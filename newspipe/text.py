@@ -1,0 +1,61 @@
+"""Text normalisation shared by identity (doc_id), matching and the folded search field.
+
+Pure functions only. Latin text is folded (NFKD, accents dropped, casefolded); Arabic text is
+normalised the usual way for search (diacritics and tatweel dropped, alef/ya/ta-marbuta variants
+unified), so the same rules serve ids, gazetteer matching and the `standard`-analyzer node.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Arabic harakat, tanween, shadda, sukun, superscript alef (U+064B-U+065F, U+0670) and tatweel.
+_AR_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")
+_AR_LETTERS = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+    }
+)
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u00b4": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+    }
+)
+_WS = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Case-, accent-, quote- and Arabic-variant-insensitive form of `text` (length may change)."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = _AR_DIACRITICS.sub("", text).translate(_AR_LETTERS)
+    decomposed = unicodedata.normalize("NFKD", text)
+    # Drop combining marks of Latin letters only; Arabic marks were handled above.
+    text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def normalise_body(body: str) -> str:
+    """The form an article's identity is computed on: folded, whitespace collapsed."""
+    return _WS.sub(" ", fold(body)).strip()

@@ -1,0 +1,79 @@
+"""RawArticle -> EnrichedArticle (pure): language, entities, topics, hashes, event evidence.
+
+Dedup links and story ids are decided later, against the archive, by link.py; here the article is
+its own group and story. `Enricher` holds the loaded knowledge pack; `enrich` takes the clock
+reading as an argument.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import py3langid
+
+from newspipe.contract import Dedup, EnrichedArticle, RawArticle, Story
+from newspipe.text import fold
+from services.enrich import dedup
+from services.enrich.entities import find_mentions, to_entities
+from services.enrich.events import event_features
+from services.enrich.knowledge import PACK_DIR, load_gazetteer, load_lexicon, load_topics
+from services.enrich.names import TOKEN, is_arabic
+from services.enrich.newnames import find_new_names
+from services.enrich.topics import Tagger, _lead_end
+
+_AR_CLITIC_ARTICLE = ("وال", "بال", "فال", "كال", "لل", "ال")
+
+
+class Enricher:
+    def __init__(self, pack_dir: Path = PACK_DIR) -> None:
+        self.gaz = load_gazetteer(pack_dir)
+        self.lexicon = load_lexicon(pack_dir)
+        self.tagger = Tagger(load_topics(pack_dir))
+        self.kinds = {e.id: e.attributes.get("kind", "") for e in self.gaz.entities.values()}
+
+    def enrich(self, raw: RawArticle, now: datetime) -> EnrichedArticle:
+        text = f"{raw.title}\n\n{raw.body}" if raw.title else raw.body
+        mentions, tokens, covered = find_mentions(text, self.gaz)
+        new = find_new_names(text, tokens, covered, self.lexicon)
+        entities = to_entities(mentions, self.gaz, new)
+        sig, n_shingles = dedup.signature(raw.body)
+        title_end = len(raw.title) + 2 if raw.title else 0
+        return EnrichedArticle(
+            id=raw.id,
+            title=raw.title,
+            body=raw.body,
+            language=detect_language(raw.body),
+            source=raw.source,
+            sources=[raw.source],
+            published_at=raw.published_at,
+            ingested_at=raw.ingested_at,
+            enriched_at=now,
+            entities=entities,
+            topics=self.tagger.tag(raw.title, raw.body, entities),
+            dedup=Dedup(content_hash=dedup.content_hash(raw.body), minhash=sig,
+                        shingles=n_shingles),
+            story=Story(id=raw.id),
+            search_text=search_text(text),
+            event=event_features(text, _lead_end(text, title_end), mentions, entities,
+                                 self.kinds, raw.published_at),
+        )
+
+
+def detect_language(text: str) -> str:
+    lang, _score = py3langid.classify(text[:2000])
+    return str(lang)
+
+
+def search_text(text: str) -> str:
+    """Folded text for the `standard` analyzer: accents dropped, Arabic letter variants unified and
+    the article/clitics stripped, so "الناظوري" and "ناظوري" meet. Queries get the same treatment."""
+    out = []
+    for tok in TOKEN.findall(fold(text)):
+        if is_arabic(tok):
+            for prefix in _AR_CLITIC_ARTICLE:
+                if tok.startswith(prefix) and len(tok) - len(prefix) >= 2:
+                    tok = tok[len(prefix) :]
+                    break
+        out.append(tok)
+    return " ".join(out)

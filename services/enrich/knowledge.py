@@ -1,0 +1,92 @@
+"""Loads the knowledge pack (YAML under knowledge/) into lookup tables. Data, not code, decides
+who is who: people/orgs/places with aliases, surnames and context cues; the topic taxonomy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from newspipe.text import fold
+from services.enrich.names import is_acronym, name_key
+
+PACK_DIR = Path(__file__).resolve().parent / "knowledge"
+ENTITY_FILES = ("people.yaml", "orgs.yaml", "places.yaml")
+EntityKey = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PackEntity:
+    id: str
+    name: str
+    type: str
+    attributes: dict[str, str]
+    context: tuple[str, ...] = ()  # folded cue words that point to this entity near a surname
+    default: bool = False  # the pack's stated reading of a shared surname when nothing else tells
+
+
+@dataclass
+class Gazetteer:
+    entities: dict[str, PackEntity] = field(default_factory=dict)
+    by_key: dict[EntityKey, list[str]] = field(default_factory=lambda: defaultdict(list))
+    lengths: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    acronyms: dict[str, str] = field(default_factory=dict)
+    short: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, entry: dict[str, Any]) -> None:
+        attrs = {k: str(v) for k, v in (entry.get("attributes") or {}).items()}
+        ent = PackEntity(
+            id=entry["id"],
+            name=entry["name"],
+            type=entry["type"],
+            attributes=attrs,
+            context=tuple(fold(c) for c in entry.get("context") or ()),
+            default=bool(entry.get("default")),
+        )
+        if ent.id in self.entities:
+            raise ValueError(f"duplicate entity id in knowledge pack: {ent.id}")
+        self.entities[ent.id] = ent
+        for alias in [ent.name, *(entry.get("aliases") or [])]:
+            self._add_alias(str(alias), ent.id)
+        for surname in entry.get("short") or []:
+            key = name_key(str(surname))
+            if len(key) == 1 and ent.id not in self.short[key[0]]:
+                self.short[key[0]].append(ent.id)
+
+    def _add_alias(self, alias: str, ent_id: str) -> None:
+        if is_acronym(alias):
+            self.acronyms[alias] = ent_id
+            return
+        key = name_key(alias)
+        if not key or ent_id in self.by_key[key]:
+            return
+        self.by_key[key].append(ent_id)
+        if len(key) not in self.lengths[key[0]]:
+            self.lengths[key[0]].append(len(key))
+            self.lengths[key[0]].sort(reverse=True)
+
+
+def load_gazetteer(pack_dir: Path = PACK_DIR) -> Gazetteer:
+    gaz = Gazetteer()
+    for name in ENTITY_FILES:
+        path = pack_dir / name
+        if path.exists():
+            for entry in yaml.safe_load(path.read_text("utf-8"))["entities"]:
+                gaz.add(entry)
+    return gaz
+
+
+def load_topics(pack_dir: Path = PACK_DIR) -> list[dict[str, Any]]:
+    path = pack_dir / "topics.yaml"
+    return list(yaml.safe_load(path.read_text("utf-8"))["topics"]) if path.exists() else []
+
+
+def load_lexicon(pack_dir: Path = PACK_DIR) -> dict[str, list[str]]:
+    """Word lists for names outside the pack: titles, org/place head words, stop words."""
+    path = pack_dir / "lexicon.yaml"
+    data = yaml.safe_load(path.read_text("utf-8")) if path.exists() else {}
+    # str(): YAML 1.1 reads bare "on" or "no" as booleans.
+    return {k: [fold(str(w)) for w in v] for k, v in (data or {}).items()}

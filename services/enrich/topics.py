@@ -1,0 +1,116 @@
+"""Topic tagging from the taxonomy (knowledge/topics.yaml): phrases (en/ar/fr) and entity cues,
+weighted by where they occur (title 2x, lead 1.5x), repeats adding a little (log). A tag is kept
+when its score reaches the tag's threshold; its evidence is the phrases and entities that scored."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from newspipe.contract import Entity, Topic
+from newspipe.text import fold
+from services.enrich.names import is_arabic
+
+TITLE_FACTOR, LEAD_FACTOR, BODY_FACTOR = 2.0, 1.5, 1.0
+REPEAT_BONUS = 0.3  # each e-fold of repeats adds 30 % of the phrase's weight
+
+
+@dataclass(frozen=True)
+class Cue:
+    topic: str
+    weight: float
+    phrase: str
+    prefix: bool  # "mercenar*": a word prefix
+
+
+class Tagger:
+    def __init__(self, taxonomy: list[dict[str, Any]]) -> None:
+        self.thresholds = {t["id"]: float(t.get("threshold", 3.0)) for t in taxonomy}
+        self.entity_cues: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        self.auto = ahocorasick.Automaton()
+        cues: dict[str, list[Cue]] = defaultdict(list)
+        for topic in taxonomy:
+            for phrases in (topic.get("phrases") or {}).values():
+                for item in phrases:
+                    raw = fold(str(item["p"])).strip()
+                    prefix = raw.endswith("*")
+                    phrase = raw.rstrip("*")
+                    if phrase:
+                        cues[phrase].append(Cue(topic["id"], float(item["w"]), phrase, prefix))
+            for ent in topic.get("entities") or []:
+                self.entity_cues[ent["id"]].append((topic["id"], float(ent["w"])))
+        for phrase, items in cues.items():
+            self.auto.add_word(phrase, items)
+        if cues:
+            self.auto.make_automaton()
+        self.has_phrases = bool(cues)
+
+    def tag(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
+        text = fold(f"{title}\n\n{body}" if title else body)
+        title_end = len(fold(title)) + 1 if title else 0
+        lead_end = _lead_end(text, title_end)
+        hits: dict[tuple[str, str], list[float]] = defaultdict(list)  # (topic, phrase) -> factors
+        weights: dict[tuple[str, str], float] = {}
+        for end, cue in self._matches(text):
+            start = end - len(cue.phrase) + 1
+            factor = TITLE_FACTOR if start < title_end else (
+                LEAD_FACTOR if start < lead_end else BODY_FACTOR)
+            hits[(cue.topic, cue.phrase)].append(factor)
+            weights[(cue.topic, cue.phrase)] = cue.weight
+        scores: dict[str, float] = defaultdict(float)
+        evidence: dict[str, list[str]] = defaultdict(list)
+        for (topic, phrase), factors in hits.items():
+            w = weights[(topic, phrase)]
+            scores[topic] += w * max(factors) * (1 + REPEAT_BONUS * math.log(len(factors)))
+            evidence[topic].append(phrase)
+        for ent in entities:
+            for topic, w in self.entity_cues.get(ent.id, ()):
+                scores[topic] += w * (1 + REPEAT_BONUS * math.log(ent.count))
+                evidence[topic].append(ent.name)
+        return sorted(
+            (Topic(id=t, score=round(s, 2), evidence=evidence[t])
+             for t, s in scores.items() if s >= self.thresholds.get(t, math.inf)),
+            key=lambda t: -t.score,
+        )
+
+    def _matches(self, text: str) -> list[tuple[int, Cue]]:
+        if not self.has_phrases:
+            return []
+        out = []
+        for end, items in self.auto.iter(text):
+            for cue in items:
+                start = end - len(cue.phrase) + 1
+                if _bounded(text, start, end, cue):
+                    out.append((end, cue))
+        return out
+
+
+def _bounded(text: str, start: int, end: int, cue: Cue) -> bool:
+    """Word boundaries; Arabic phrases may carry attached clitics (و ب ل ف ك + ال) on the left."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end + 1] if end + 1 < len(text) else " "
+    left_ok = not before.isalnum() or (is_arabic(cue.phrase) and _clitic_left(text, start))
+    right_ok = cue.prefix or not after.isalnum()
+    return left_ok and right_ok
+
+
+def _clitic_left(text: str, start: int) -> bool:
+    i = start
+    while i > 0 and text[i - 1].isalnum() and start - i < 3:
+        if text[i - 1] not in "وفبلكال":
+            return False
+        i -= 1
+    return i == 0 or not text[i - 1].isalnum()
+
+
+def _lead_end(text: str, title_end: int) -> int:
+    """End of the first paragraph after the title (or of the first ~400 characters)."""
+    body_start = title_end
+    while body_start < len(text) and text[body_start] == "\n":
+        body_start += 1
+    nl = text.find("\n", body_start)
+    return min(nl if nl != -1 else len(text), body_start + 600)

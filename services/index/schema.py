@@ -1,0 +1,56 @@
+"""Index template and alias: installed at `stack up`, adapted to what the node offers.
+
+The local integ-test node has only the `standard` family of analyzers; the full distribution (the
+docker-compose one) also has `english`/`french`/`arabic`, which then get per-language sub-fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+log = logging.getLogger("newspipe.index")
+TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "elasticsearch" / "template.json"
+LANGUAGE_ANALYZERS = {"en": "english", "fr": "french", "ar": "arabic"}
+
+
+def load_template() -> dict[str, Any]:
+    return dict(json.loads(TEMPLATE_FILE.read_text("utf-8")))
+
+
+def node_has_language_analyzers(es: Elasticsearch) -> bool:
+    """True when every node carries the analysis-common module (the full distribution)."""
+    nodes = es.nodes.info(metric="plugins")["nodes"]
+    return bool(nodes) and all(
+        any(m["name"] == "analysis-common" for m in node.get("modules", []))
+        for node in nodes.values()
+    )
+
+
+def build_template(pattern: str, languages: bool) -> dict[str, Any]:
+    body = copy.deepcopy(load_template())
+    body["index_patterns"] = [pattern]
+    props = body["template"]["mappings"]["properties"]
+    if languages:
+        for field in ("title", "body"):
+            subfields = props[field].setdefault("fields", {})
+            for code, analyzer in LANGUAGE_ANALYZERS.items():
+                subfields[code] = {"type": "text", "analyzer": analyzer}
+    return body
+
+
+def install(es: Elasticsearch, alias: str, index: str) -> bool:
+    """Put the template, create the index behind the alias if missing. Returns languages flag."""
+    languages = node_has_language_analyzers(es)
+    template = build_template(f"{alias}-*", languages)
+    es.indices.put_index_template(name=alias, body=template)
+    if not es.indices.exists(index=index):
+        es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
+    es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
+    log.info("index %s (alias %s) ready; language analyzers: %s", index, alias, languages)
+    return languages

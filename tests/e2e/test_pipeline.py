@@ -1,0 +1,139 @@
+"""The whole pipeline as a user runs it (`newspipe run`), on real Kafka and Elasticsearch:
+seeds replayed, searchable and linked; a second replay adds nothing; the inbox is watched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newspipe import bootstrap
+from newspipe.config import Settings
+from services.index.sink import es_client
+from tests.conftest import ROOT
+
+SEEDS = ROOT / "seeds"
+HADDAD, NADHOURI = "Mohammed al-Haddad", "Abdulrazzaq al-Nadhouri"
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.es = es_client(settings.es)
+        self.alias = settings.es.alias
+
+    def docs(self) -> list[dict[str, Any]]:
+        self.es.indices.refresh(index=self.alias)
+        resp = self.es.search(index=self.alias, size=1000, query={"match_all": {}})
+        return [h["_source"] for h in resp["hits"]["hits"]]
+
+    def count(self) -> int:
+        self.es.indices.refresh(index=self.alias)
+        return int(self.es.count(index=self.alias)["count"])
+
+    def replay(self, folder: Path) -> None:
+        subprocess.run([sys.executable, "-m", "newspipe", "replay", str(folder)], check=True,
+                       env=os.environ.copy(), timeout=120)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    from tests.conftest import require_stack, unique_env
+
+    env = unique_env(tmp_path_factory.mktemp("pipeline"))
+    old = os.environ.copy()
+    os.environ.update(env)
+    settings = Settings()
+    require_stack(settings)
+    bootstrap.prepare(settings)
+    proc = subprocess.Popen([sys.executable, "-m", "newspipe", "run"], env=os.environ.copy())
+    try:
+        bootstrap.wait_for_group(settings, timeout=120)
+        yield Pipeline(settings)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def _by_entity(docs: list[dict[str, Any]], name: str) -> set[str]:
+    return {d["source"]["path"].rsplit("/", 1)[-1][:3] for d in docs
+            if any(e["name"] == name and e["type"] == "PERSON" for e in d["entities"])}
+
+
+def test_seed_replay_is_searchable_enriched_and_idempotent(pipeline: Pipeline) -> None:
+    started = time.monotonic()
+    pipeline.replay(SEEDS)
+    wait_for(lambda: pipeline.count() == 5, 120, "5 seed documents in Elasticsearch")
+    print(f"\nseed replay: drop to searchable {time.monotonic() - started:.1f} s")
+    docs = wait_for(lambda: [d for d in pipeline.docs() if d["topics"]] and pipeline.docs(),
+                    30, "documents")
+    assert len(docs) == 5
+    # Each general under one canonical PERSON entity, whatever spelling the article uses.
+    assert _by_entity(docs, HADDAD) == {"000", "001", "004"}
+    assert _by_entity(docs, NADHOURI) == {"000", "001", "004"}
+    spellings = {m for d in docs for e in d["entities"] if e["name"] == NADHOURI
+                 for m in e["mentions"]}
+    assert {"Al-Nathori", "Al-Nadhouri"} & {s.split()[-1] for s in spellings}
+    jmc = {d["source"]["path"].rsplit("/", 1)[-1][:3] for d in docs
+           if any(t["id"] == "jmc-5plus5" for t in d["topics"])}
+    assert {"000", "001", "004"} <= jmc
+    # 000 and 001 report the same Paris meeting; 004 the Tripoli one: not merged.
+    story = {d["source"]["path"].rsplit("/", 1)[-1][:3]: d["story"]["id"] for d in docs}
+    assert story["000"] == story["001"] != story["004"]
+
+    pipeline.replay(SEEDS)  # a second replay: same ids, overwritten, not added
+    time.sleep(3)
+    wait_for(lambda: pipeline.count() == 5, 30, "still 5 documents")
+    again = {d["id"]: d for d in pipeline.docs()}
+    assert {d["id"]: d["story"]["id"] for d in docs} == {i: d["story"]["id"] for i, d in
+                                                          again.items()}
+    assert all(len(d["sources"]) == 1 for d in again.values())
+
+
+def test_inbox_file_becomes_searchable(pipeline: Pipeline) -> None:
+    inbox = pipeline.settings.ingest.inbox
+    text = ("JMC meets in Sirte on the withdrawal of mercenaries\n\nThe 5+5 Joint Military "
+            "Commission met in Sirte with General Mohammed Al-Haddad to discuss the withdrawal "
+            "of foreign fighters and mercenaries under the October 2020 ceasefire agreement.")
+    tmp = inbox / ".sirte.txt.part"
+    tmp.write_text(text, "utf-8")
+    tmp.rename(inbox / "sirte.txt")  # how a careful writer drops a file
+    started = time.monotonic()
+    hits = wait_for(lambda: pipeline.es.search(
+        index=pipeline.alias, query={"match": {"title": "Sirte"}})["hits"]["hits"]
+        if pipeline.es.indices.refresh(index=pipeline.alias) else None, 60, "the inbox article")
+    print(f"\ninbox drop to searchable {time.monotonic() - started:.1f} s")
+    doc = hits[0]["_source"]
+    assert {t["id"] for t in doc["topics"]} >= {"jmc-5plus5", "foreign-forces"}
+    assert (pipeline.settings.ingest.processed / "sirte.txt").exists()
+    assert not (inbox / "sirte.txt").exists()
+
+
+def test_binary_file_is_rejected_with_reason(pipeline: Pipeline) -> None:
+    inbox = pipeline.settings.ingest.inbox
+    rejected = pipeline.settings.ingest.rejected
+    (inbox / "scan.txt").write_bytes(bytes(range(256)) * 4)
+    wait_for(lambda: (rejected / "scan.txt.error.txt").exists(), 30, "the rejected file")
+    assert (rejected / "scan.txt").read_bytes() == bytes(range(256)) * 4  # nothing lost
+    reason = (rejected / "scan.txt.error.txt").read_text("utf-8")
+    assert "NUL" in reason or "UTF-8" in reason
+    shutil.rmtree(rejected)
