@@ -44,15 +44,17 @@ _QUOTES = str.maketrans(
     }
 )
 _WS = re.compile(r"\s+")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def fold(text: str) -> str:
     """Case-, accent-, quote- and Arabic-variant-insensitive form of `text` (length may change)."""
+    if text.isascii():
+        return text.replace("`", "'").casefold()
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     text = _AR_DIACRITICS.sub("", text).translate(_AR_LETTERS)
-    decomposed = unicodedata.normalize("NFKD", text)
-    # Drop combining marks of Latin letters only; Arabic marks were handled above.
-    text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Drop the combining marks of Latin letters (é -> e); Arabic marks were handled above.
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
     return unicodedata.normalize("NFC", text).casefold()
 
 

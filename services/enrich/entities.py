@@ -5,7 +5,7 @@ stated default (recorded as such), else reported as ambiguous. Names outside the
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from newspipe.contract import Entity
 from newspipe.text import fold
@@ -16,16 +16,14 @@ CONTEXT_WINDOW = 12  # tokens each side of a bare surname searched for role cues
 MAX_NAME_KEYS = 10
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a NamedTuple: built for every word, ~3x cheaper than a dataclass
     text: str
     start: int
     end: int
     upper: bool  # capitalised Latin word, or any Arabic word (Arabic has no case)
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):
     entity_id: str
     surface: str
     start: int
@@ -38,9 +36,11 @@ def tokenize(text: str) -> list[Token]:
     out = []
     for m in TOKEN.finditer(text):
         s = m.group()
-        if s == "s" and m.start() > 0 and text[m.start() - 1] in "'’":
+        start = m.start()
+        if s == "s" and start > 0 and text[start - 1] in "'’":
             continue  # possessive: Haftar's
-        out.append(Token(s, m.start(), m.end(), s[:1].isupper() or is_arabic(s)))
+        first = s[0]
+        out.append(Token(s, start, m.end(), first.isupper() or "\u0600" <= first <= "\u06ff"))
     return out
 
 
@@ -89,6 +89,8 @@ def _match_at(
     tok = tokens[owner[i]]
     if tok.text in gaz.acronyms:
         return 1, gaz.acronyms[tok.text], "acronym"
+    if keys[i] not in gaz.lengths and not tok.upper:
+        return None  # the common case: a lower-case word that starts no name
     first_keys = [keys[i]]
     variant = arabic_variant(keys[i])
     if variant:

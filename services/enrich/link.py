@@ -8,10 +8,13 @@ when an earlier article joins a group or story, the later members get a correcti
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict, deque
 from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from newspipe.contract import EnrichedArticle, LinkUpdate, Story
 
@@ -24,37 +27,41 @@ DATE_TOLERANCE_DAYS = 2
 RECENT_PER_KEY = 200  # story candidates per actor/place: keeps per-article cost flat
 
 
-def _jaccard(a: list[int], b: list[int]) -> float:
-    return sum(x == y for x, y in zip(a, b, strict=False)) / max(1, len(a))
+def pack_sig(sig: list[int]) -> str:
+    """A signature as table-friendly text: base64 of its uint32 values (320 chars for 60)."""
+    return base64.b64encode(np.asarray(sig, dtype=np.uint32).tobytes()).decode("ascii")
 
 
-def _containment(a: dict[str, Any], b: dict[str, Any]) -> float:
-    j = _jaccard(a["sig"], b["sig"])
-    inter = j * (a["n"] + b["n"]) / (1 + j)
-    return inter / max(1, min(a["n"], b["n"]))
+def _arr(rec: dict[str, Any]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(rec["sig"]), dtype=np.uint32)
+
+
+def jaccard(a: dict[str, Any], b: dict[str, Any]) -> float:
+    x, y = _arr(a), _arr(b)
+    return float(np.count_nonzero(x == y)) / max(1, len(x))
 
 
 def near_duplicates(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return _jaccard(a["sig"], b["sig"]) >= NEAR_DUP_JACCARD or _containment(a, b) >= (
-        NEAR_DUP_CONTAINMENT
-    )
+    j = jaccard(a, b)
+    inter = j * (a["n"] + b["n"]) / (1 + j)  # |A and B| from Jaccard and the two sizes
+    containment = inter / max(1, min(a["n"], b["n"]))
+    return j >= NEAR_DUP_JACCARD or containment >= NEAR_DUP_CONTAINMENT
 
 
 def same_event(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same real-world event: shared actors and place, no conflicting place or date."""
-    if near_duplicates(a, b):
-        return True
+    """Same real-world event: shared actors and place, no conflicting place, date or time.
+    Cheap tests first: most candidates fail on time or place."""
+    if abs(a["day"] - b["day"]) > STORY_WINDOW_DAYS:
+        return near_duplicates(a, b)
     pa, pb = set(a["places"]), set(b["places"])
-    if pa and pb and not pa & pb:
-        return False
-    if a["dates"] and b["dates"] and not _dates_close(a["dates"], b["dates"]):
-        return False
-    if abs(_day(a["when"]) - _day(b["when"])) > STORY_WINDOW_DAYS:
-        return False
+    if (pa and pb and not pa & pb) or (
+        a["dates"] and b["dates"] and not _dates_close(a["dates"], b["dates"])
+    ):
+        return near_duplicates(a, b)
     shared = len(set(a["actors"]) & set(b["actors"]))
-    return shared >= 2 or (shared >= 1 and bool(pa & pb)) or (
-        _jaccard(a["sig"], b["sig"]) >= STORY_JACCARD
-    )
+    if shared >= 2 or (shared >= 1 and pa & pb):
+        return True
+    return jaccard(a, b) >= STORY_JACCARD
 
 
 def _day(iso: str) -> float:
@@ -65,11 +72,17 @@ def _dates_close(xs: list[str], ys: list[str]) -> bool:
     return any(abs(_day(x) - _day(y)) <= DATE_TOLERANCE_DAYS for x in xs for y in ys)
 
 
+def _band_keys(rec: dict[str, Any]) -> list[int]:
+    raw = base64.b64decode(rec["sig"])
+    width = 4 * ROWS
+    return [hash(raw[b * width : (b + 1) * width]) for b in range(BANDS)]
+
+
 def member_record(doc: EnrichedArticle) -> dict[str, Any]:
     when = doc.published_at or doc.ingested_at
     return {
-        "ts": doc.ingested_at.isoformat(), "when": when.isoformat(),
-        "sig": doc.dedup.minhash, "n": doc.dedup.shingles,
+        "ts": doc.ingested_at.isoformat(), "day": round(when.timestamp() / 86400, 3),
+        "sig": pack_sig(doc.dedup.minhash), "n": doc.dedup.shingles,
         "actors": doc.event.get("actors", []), "places": doc.event.get("places", []),
         "dates": doc.event.get("dates", []),
         "dup": None, "story": doc.id, "v": 0,
@@ -88,9 +101,8 @@ class Linker:
             self._index(mid, rec)
 
     def _index(self, mid: str, rec: dict[str, Any]) -> None:
-        sig = rec["sig"]
-        for b in range(BANDS):
-            self.bands[b][hash(tuple(sig[b * ROWS : (b + 1) * ROWS]))].append(mid)
+        for b, key in enumerate(_band_keys(rec)):
+            self.bands[b][key].append(mid)
         for key in [*rec["actors"], *(f"@{p}" for p in rec["places"])]:
             self.recent[key].append(mid)
         self.dup_groups[rec["dup"] or mid].add(mid)
@@ -136,43 +148,44 @@ class Linker:
         return (self.store[mid]["ts"], mid)
 
     def _candidates(self, rec: dict[str, Any]) -> set[str]:
-        sig, out = rec["sig"], set()
-        for b in range(BANDS):
-            out.update(self.bands[b].get(hash(tuple(sig[b * ROWS : (b + 1) * ROWS])), ()))
+        out: set[str] = set()
+        for b, key in enumerate(_band_keys(rec)):
+            out.update(self.bands[b].get(key, ()))
         return out
 
     def _merge_dups(self, mid: str, rec: dict[str, Any]) -> set[str]:
         roots = {self.store[c]["dup"] or c for c in self._candidates(rec)
                  if c != mid and near_duplicates(rec, self.store[c])}
-        if not roots:
-            return set()
-        members = {mid}.union(*(self.dup_groups[r] for r in roots))
-        return self._relabel(members, "dup", self.dup_groups, roots | {mid})
+        return self._relabel(mid, roots, "dup", self.dup_groups) if roots else set()
 
     def _merge_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
-        cands = set(self.dup_groups[rec["dup"] or mid])
+        group = self.dup_groups[self.store[mid]["dup"] or mid]
+        roots = {self.store[c]["story"] for c in group if c != mid}
+        cands: set[str] = set()
         for key in [*rec["actors"], *(f"@{p}" for p in rec["places"])]:
             cands.update(self.recent[key])
-        roots = {self.store[c]["story"] for c in cands
-                 if c != mid and (c in self.dup_groups[rec["dup"] or mid]
-                                  or same_event(rec, self.store[c]))}
-        if not roots:
-            return set()
-        members = {mid}.union(*(self.stories[r] for r in roots))
-        return self._relabel(members, "story", self.stories, roots | {mid})
+        cands -= group
+        roots |= {self.store[c]["story"] for c in cands if same_event(rec, self.store[c])}
+        return self._relabel(mid, roots, "story", self.stories) if roots else set()
 
-    def _relabel(self, members: set[str], field: str, groups: dict[str, set[str]],
-                 old_roots: set[str]) -> set[str]:
-        """Point every member at the earliest-seen member; return those whose label changed."""
-        root = min(members, key=self._order)
+    def _relabel(self, mid: str, roots: set[str], field: str,
+                 groups: dict[str, set[str]]) -> set[str]:
+        """Merge `mid` and the groups of `roots` under the earliest-seen member; relabel only the
+        members whose root changed (a late joiner costs O(1), not O(group))."""
+        own = self.store[mid][field] or mid
+        roots = roots | {own}
+        root = min(roots, key=self._order)  # a group's key is its earliest member
+        merged = groups.pop(root, set()) | {root}
         changed = set()
-        for m in members:
-            rec = self.store[m]
-            new = (None if m == root else root) if field == "dup" else root
-            if rec[field] != new:
-                self.store[m] = {**rec, field: new, "v": rec["v"] + 1}
-                changed.add(m)
-        for r in old_roots:
-            groups.pop(r, None)
-        groups[root] = members
+        for r in roots:
+            members = groups.pop(r, set()) | {r} if r != root else set()
+            members |= {mid} if mid not in merged else set()
+            for m in members:
+                merged.add(m)
+                rec = self.store[m]
+                new = (None if m == root else root) if field == "dup" else root
+                if rec[field] != new:
+                    self.store[m] = {**rec, field: new, "v": rec["v"] + 1}
+                    changed.add(m)
+        groups[root] = merged
         return changed

@@ -1,0 +1,100 @@
+"""Near-duplicate groups and stories: earliest-seen wins whatever the arrival order, a replay
+changes nothing, an exact copy from another source adds a source."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newspipe.contract import RawArticle, Source, doc_id
+from services.enrich.core import Enricher
+from services.enrich.link import Linker
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+T0 = datetime(2023, 7, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher()
+
+
+def _doc(enricher: Enricher, body: str, minutes: int, path: str = "x.txt") -> Any:
+    raw = RawArticle(id=doc_id(body), title=None, body=body, source=Source(path=path),
+                     ingested_at=T0 + timedelta(minutes=minutes))
+    return enricher.enrich(raw, T0)
+
+
+def _variants(body: str) -> dict[str, str]:
+    paras = body.split("\n")
+    return {
+        "original": body,
+        "footer": body + "\n\nRead more: Libya news at our website. © 2023 All rights reserved.",
+        "byline": "TRIPOLI, July 5 (Agency) - " + body,
+        "edited": body.replace("meeting", "talks", 1).replace("Paris", "the French capital", 1),
+        "truncated": "\n".join(paras[: max(2, len(paras) * 6 // 10)]),
+    }
+
+
+def _run(enricher: Enricher, docs: list[Any]) -> dict[str, dict[str, Any]]:
+    store: dict[str, dict[str, Any]] = {}
+    linker = Linker(store)
+    for d in docs:
+        linker.observe(d)
+    return store
+
+
+def test_copies_link_to_the_earliest_seen_in_any_arrival_order(enricher: Enricher) -> None:
+    body = (SEEDS / "000_bcd341568d676ff1.txt").read_text("utf-8")
+    docs = [_doc(enricher, text, minutes=i) for i, text in enumerate(_variants(body).values())]
+    original = docs[0].id
+    for order in random.Random(7).sample(list(itertools.permutations(docs)), 6):
+        store = _run(enricher, list(order))
+        assert store[original]["dup"] is None
+        assert all(store[d.id]["dup"] == original for d in docs[1:])
+
+
+def test_different_articles_are_not_duplicates(enricher: Enricher) -> None:
+    docs = [_doc(enricher, p.read_text("utf-8"), i) for i, p in enumerate(sorted(SEEDS.iterdir()))]
+    store = _run(enricher, docs)
+    assert all(rec["dup"] is None for rec in store.values())
+
+
+def test_replay_changes_nothing_and_new_source_is_recorded(enricher: Enricher) -> None:
+    body = (SEEDS / "004_eaa25dd388c2d1af.txt").read_text("utf-8")
+    store: dict[str, dict[str, Any]] = {}
+    linker = Linker(store)
+    first, _ = linker.observe(_doc(enricher, body, 0, "a.txt"))
+    again, updates = linker.observe(_doc(enricher, body, 60, "a.txt"))
+    assert updates == [] and again.ingested_at == first.ingested_at
+    assert [s.path for s in again.sources] == ["a.txt"]
+    third, _ = linker.observe(_doc(enricher, "  " + body.upper(), 90, "b.txt"))  # same id
+    assert [s.path for s in third.sources] == ["a.txt", "b.txt"]
+
+
+def test_earlier_arrival_later_emits_corrections(enricher: Enricher) -> None:
+    body = (SEEDS / "001_7a46a5f02b118931.txt").read_text("utf-8")
+    v = _variants(body)
+    store: dict[str, dict[str, Any]] = {}
+    linker = Linker(store)
+    late = _doc(enricher, v["footer"], 10)
+    early = _doc(enricher, v["original"], 0)
+    linker.observe(late)
+    decided, updates = linker.observe(early)
+    assert decided.dedup.duplicate_of is None
+    assert [(u.id, u.duplicate_of, u.story_id) for u in updates] == [(late.id, early.id, early.id)]
+    assert updates[0].version == store[late.id]["v"] > 0  # grows with each changed decision
+
+
+def test_state_survives_a_restart(enricher: Enricher) -> None:
+    body = (SEEDS / "002_c10a15e947a66a7f.txt").read_text("utf-8")
+    v = _variants(body)
+    store: dict[str, dict[str, Any]] = {}
+    Linker(store).observe(_doc(enricher, v["original"], 0))
+    decided, _ = Linker(store).observe(_doc(enricher, v["truncated"], 5))  # index rebuilt
+    assert decided.dedup.duplicate_of == doc_id(v["original"])
