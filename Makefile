@@ -25,6 +25,7 @@ run: install
 	$(PY) -m newspipe run --replay seeds
 
 check: install
+	$(VENV)/bin/ruff format --check newspipe services tests bench
 	$(VENV)/bin/ruff check newspipe services tests bench
 	$(VENV)/bin/lint-imports
 

@@ -3,6 +3,7 @@ and alias. Also the readiness wait used by `newspipe run --replay`."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -30,10 +31,8 @@ def create_topics(settings: Settings) -> None:
         existing = set(admin.list_topics())
         missing = [t for t in topic_specs(settings) if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
         log.info("topics ready: %s", ", ".join(t.name for t in topic_specs(settings)))
     finally:
         admin.close()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,8 @@ def stack() -> None:
 @click.pass_obj
 def stack_up(settings: Settings) -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch; create topics and the index."""
-    from newspipe import bootstrap, stack as local
+    from newspipe import bootstrap
+    from newspipe import stack as local
 
     local.up(settings.stack)
     bootstrap.prepare(settings)
@@ -73,8 +73,10 @@ def stack_status(settings: Settings) -> None:
 def _print_status(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         state = "healthy" if row.get("healthy") else ("running" if row.get("running") else "down")
-        click.echo(f"{row['name']:<14} {state:<8} pid={row.get('pid')} {row.get('address')} "
-                   f"data={row.get('data_dir')} log={row.get('log_file')}")
+        click.echo(
+            f"{row['name']:<14} {state:<8} pid={row.get('pid')} {row.get('address')} "
+            f"data={row.get('data_dir')} log={row.get('log_file')}"
+        )
 
 
 @main.command("ingest")
@@ -129,8 +131,13 @@ def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
 
 
 @main.command("run")
-@click.option("--replay", "replay_dir", type=click.Path(path_type=Path), default=None,
-              help="replay this folder once the services are up (e.g. seeds/)")
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="replay this folder once the services are up (e.g. seeds/)",
+)
 @click.pass_obj
 def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
     """Start ingest, enrich and index as three processes; Ctrl-C stops them."""
@@ -176,8 +183,10 @@ def stories_cmd(settings: Settings, size: int) -> None:
     from newspipe.query import stories
 
     for s in stories(settings, size):
-        click.echo(f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets  "
-                   f"{s['first_seen'][:19]} .. {s['last_seen'][:19]}  {s['title']}")
+        click.echo(
+            f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets  "
+            f"{s['first_seen'][:19]} .. {s['last_seen'][:19]}  {s['title']}"
+        )
 
 
 @main.command("eval")

@@ -19,11 +19,15 @@ def _home(*parts: str) -> Path:
 class KafkaSettings(BaseModel):
     bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,...)")
     security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT | SASL_PLAINTEXT | SASL_SSL")
-    sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512")
+    sasl_mechanism: str | None = Field(
+        None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512"
+    )
     sasl_username: str | None = Field(None, description="SASL user name")
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
     raw_topic: str = Field("news.raw", description="topic of parsed raw articles")
-    link_topic: str = Field("news.link", description="internal topic: enriched, awaiting dedup/story")
+    link_topic: str = Field(
+        "news.link", description="internal topic: enriched, awaiting dedup/story"
+    )
     enriched_topic: str = Field("news.enriched", description="topic of enriched documents")
     dlq_topic: str = Field("news.dlq", description="dead-letter topic (message + reason)")
     partitions: int = Field(3, description="partitions of news.raw and news.enriched")
@@ -40,7 +44,9 @@ class ElasticSettings(BaseModel):
 class StackSettings(BaseModel):
     """The no-Docker local stack (`newspipe stack up|down|status`)."""
 
-    cache_dir: Path = Field(_home(".cache", "newspipe"), description="downloaded jars/zip + Maven repo")
+    cache_dir: Path = Field(
+        _home(".cache", "newspipe"), description="downloaded jars/zip + Maven repo"
+    )
     state_dir: Path = Field(
         _home(".local", "state", "newspipe"), description="servers' data, logs and pid files"
     )
@@ -52,7 +58,9 @@ class StackSettings(BaseModel):
     es_transport_port: int = Field(9300, description="Elasticsearch transport port on 127.0.0.1")
     kafka_heap: str = Field("512m", description="Kafka JVM heap")
     es_heap: str = Field("512m", description="Elasticsearch JVM heap")
-    es_user: str = Field("newspipe", description="unprivileged user that runs Elasticsearch as root")
+    es_user: str = Field(
+        "newspipe", description="unprivileged user that runs Elasticsearch as root"
+    )
     java_home: Path | None = Field(None, description="JDK for both servers (default: java on PATH)")
 
 
@@ -96,9 +104,7 @@ class Settings(BaseSettings):
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable, value, description) for every knob, secrets masked: `newspipe config`."""
-    rows: list[tuple[str, str, str]] = [
-        ("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level")
-    ]
+    rows: list[tuple[str, str, str]] = [("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level")]
     for section in ("kafka", "es", "stack", "ingest", "enrich", "index"):
         model = getattr(settings, section)
         for name, field in type(model).model_fields.items():

@@ -36,20 +36,40 @@ def _aliases(enricher: Enricher) -> dict[str, set[tuple[str, ...]]]:
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "tp": tp, "fp": fp, "fn": fn}
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
-def _entity_counts(doc: EnrichedArticle, gold: list[dict[str, str]],
-                   aliases: dict[str, set[tuple[str, ...]]], counts: Counter[str]) -> None:
+def _entity_counts(
+    doc: EnrichedArticle,
+    gold: list[dict[str, str]],
+    aliases: dict[str, set[tuple[str, ...]]],
+    counts: Counter[str],
+) -> None:
     predicted = [e for e in doc.entities if not e.id.startswith("ambiguous:")]
-    keys = [aliases.get(e.id, set()) | {name_key(e.name)} | {name_key(m) for m in e.mentions}
-            for e in predicted]
+    keys = [
+        aliases.get(e.id, set()) | {name_key(e.name)} | {name_key(m) for m in e.mentions}
+        for e in predicted
+    ]
     matched: set[int] = set()
     for g in gold:
         gk = name_key(g["name"])
-        hit = next((i for i, e in enumerate(predicted) if i not in matched
-                    and e.type == g["type"] and (gk in keys[i] or (g["name"],) in keys[i])), None)
+        hit = next(
+            (
+                i
+                for i, e in enumerate(predicted)
+                if i not in matched
+                and e.type == g["type"]
+                and (gk in keys[i] or (g["name"],) in keys[i])
+            ),
+            None,
+        )
         if hit is None:
             counts[f"fn:{g['type']}"] += 1
         else:
@@ -80,22 +100,33 @@ def evaluate(gold_file: Path, root: Path | None = None) -> dict[str, Any]:
             topic_counts[f"fn:{t}"] += t in gold and t not in pred
     ent = {t: _prf(counts[f"tp:{t}"], counts[f"fp:{t}"], counts[f"fn:{t}"]) for t in TYPES}
     ent["overall"] = _prf(*(sum(counts[f"{k}:{t}"] for t in TYPES) for k in ("tp", "fp", "fn")))
-    per_topic = {t: _prf(topic_counts[f"tp:{t}"], topic_counts[f"fp:{t}"],
-                         topic_counts[f"fn:{t}"]) for t in TOPIC_IDS}
+    per_topic = {
+        t: _prf(topic_counts[f"tp:{t}"], topic_counts[f"fp:{t}"], topic_counts[f"fn:{t}"])
+        for t in TOPIC_IDS
+    }
     micro = _prf(*(sum(topic_counts[f"{k}:{t}"] for t in TOPIC_IDS) for k in ("tp", "fp", "fn")))
     used = [v["f1"] for t, v in per_topic.items() if v["tp"] + v["fn"] > 0]
-    return {"articles": len(articles), "entities": ent, "topics": per_topic,
-            "topic_micro": micro, "topic_macro_f1": sum(used) / len(used) if used else 0.0}
+    return {
+        "articles": len(articles),
+        "entities": ent,
+        "topics": per_topic,
+        "topic_micro": micro,
+        "topic_macro_f1": sum(used) / len(used) if used else 0.0,
+    }
 
 
 def render(result: dict[str, Any]) -> str:
     lines = [f"articles: {result['articles']}", "entities          P      R      F1    tp  fp  fn"]
     for name, v in result["entities"].items():
-        lines.append(f"  {name:<12} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
-                     f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}")
+        lines.append(
+            f"  {name:<12} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
+            f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}"
+        )
     lines.append("topics            P      R      F1    tp  fp  fn")
     for name, v in [*result["topics"].items(), ("MICRO", result["topic_micro"])]:
-        lines.append(f"  {name:<24} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
-                     f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}")
+        lines.append(
+            f"  {name:<24} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
+            f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}"
+        )
     lines.append(f"  topic macro-F1 {result['topic_macro_f1']:.3f}")
     return "\n".join(lines)

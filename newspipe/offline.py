@@ -36,8 +36,10 @@ def enrich_paths(paths: list[Path], enricher: Enricher | None = None) -> Iterato
     for doc_id in order:  # final decisions, corrections applied
         rec = store[doc_id]
         doc = docs[doc_id]
-        yield doc.model_copy(update={
-            "dedup": doc.dedup.model_copy(update={"duplicate_of": rec["dup"]}),
-            "story": doc.story.model_copy(update={"id": rec["story"]}),
-            "link_version": rec["v"],
-        })
+        yield doc.model_copy(
+            update={
+                "dedup": doc.dedup.model_copy(update={"duplicate_of": rec["dup"]}),
+                "story": doc.story.model_copy(update={"id": rec["story"]}),
+                "link_version": rec["v"],
+            }
+        )

@@ -19,43 +19,69 @@ def search_query(query: str) -> dict[str, Any]:
     from services.enrich.core import search_text
 
     fields = ["title^2", "body", "entities.name.text^2", "entities.mentions.text"]
-    return {"bool": {"should": [
-        {"multi_match": {"query": query, "fields": fields}},
-        {"match": {"search_text": {"query": search_text(query)}}},
-    ]}}
+    return {
+        "bool": {
+            "should": [
+                {"multi_match": {"query": query, "fields": fields}},
+                {"match": {"search_text": {"query": search_text(query)}}},
+            ]
+        }
+    }
 
 
 def search(settings: Settings, query: str, size: int = 10) -> list[dict[str, Any]]:
     resp = _es(settings).search(
-        index=settings.es.alias, query=search_query(query), size=size,
-        source=["id", "title", "language", "source", "story", "dedup.duplicate_of",
-                "topics.id", "entities.name"],
+        index=settings.es.alias,
+        query=search_query(query),
+        size=size,
+        source=[
+            "id",
+            "title",
+            "language",
+            "source",
+            "story",
+            "dedup.duplicate_of",
+            "topics.id",
+            "entities.name",
+        ],
     )
     return [{"score": h["_score"], **h["_source"]} for h in resp["hits"]["hits"]]
 
 
 def stories(settings: Settings, size: int = 20) -> list[dict[str, Any]]:
     resp = _es(settings).search(
-        index=settings.es.alias, size=0,
-        aggs={"stories": {
-            "terms": {"field": "story.id", "size": size, "order": {"first": "desc"}},
-            "aggs": {
-                "first": {"min": {"field": "ingested_at"}},
-                "last": {"max": {"field": "ingested_at"}},
-                "outlets": {"cardinality": {"field": "sources.outlet"}},
-                "paths": {"cardinality": {"field": "sources.path"}},
-                "rep": {"top_hits": {"size": 1, "sort": [{"ingested_at": "asc"}],
-                                     "_source": ["title", "body"]}},
-            },
-        }},
+        index=settings.es.alias,
+        size=0,
+        aggs={
+            "stories": {
+                "terms": {"field": "story.id", "size": size, "order": {"first": "desc"}},
+                "aggs": {
+                    "first": {"min": {"field": "ingested_at"}},
+                    "last": {"max": {"field": "ingested_at"}},
+                    "outlets": {"cardinality": {"field": "sources.outlet"}},
+                    "paths": {"cardinality": {"field": "sources.path"}},
+                    "rep": {
+                        "top_hits": {
+                            "size": 1,
+                            "sort": [{"ingested_at": "asc"}],
+                            "_source": ["title", "body"],
+                        }
+                    },
+                },
+            }
+        },
     )
     out = []
     for b in resp["aggregations"]["stories"]["buckets"]:
         rep = b["rep"]["hits"]["hits"][0]["_source"]
-        out.append({
-            "story": b["key"], "size": b["doc_count"],
-            "outlets": b["outlets"]["value"] or b["paths"]["value"],
-            "first_seen": b["first"]["value_as_string"], "last_seen": b["last"]["value_as_string"],
-            "title": rep.get("title") or rep["body"][:80].replace("\n", " ") + "...",
-        })
+        out.append(
+            {
+                "story": b["key"],
+                "size": b["doc_count"],
+                "outlets": b["outlets"]["value"] or b["paths"]["value"],
+                "first_seen": b["first"]["value_as_string"],
+                "last_seen": b["last"]["value_as_string"],
+                "title": rep.get("title") or rep["body"][:80].replace("\n", " ") + "...",
+            }
+        )
     return out

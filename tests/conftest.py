@@ -28,10 +28,14 @@ def _reachable(host: str, port: int) -> bool:
 def require_stack(settings: Settings) -> None:
     kafka_host, _, kafka_port = settings.kafka.bootstrap.split(",")[0].rpartition(":")
     es = urlparse(settings.es.url)
-    missing = [name for name, ok in (
-        (f"Kafka at {settings.kafka.bootstrap}", _reachable(kafka_host, int(kafka_port))),
-        (f"Elasticsearch at {settings.es.url}", _reachable(es.hostname or "", es.port or 9200)),
-    ) if not ok]
+    missing = [
+        name
+        for name, ok in (
+            (f"Kafka at {settings.kafka.bootstrap}", _reachable(kafka_host, int(kafka_port))),
+            (f"Elasticsearch at {settings.es.url}", _reachable(es.hostname or "", es.port or 9200)),
+        )
+        if not ok
+    ]
     if missing:
         msg = f"not running: {', '.join(missing)} (start it with `newspipe stack up`)"
         if os.environ.get("CI") == "true":

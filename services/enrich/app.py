@@ -6,7 +6,8 @@
 archive in one place to link copies and stories across partitions, so news.link has one partition
 and its state is a table with a compacted changelog (rocksdb locally): whichever worker owns it
 has every member, and a restarted or replacing worker recovers it from the changelog.
-Failures never crash an agent (faust would ack and skip, or loop): they go to news.dlq with the reason.
+Failures never crash an agent (faust would ack and skip, or loop): they go to news.dlq
+with the reason.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ def _broker(settings: Settings) -> tuple[str, Any]:
     creds = None
     if k.sasl_mechanism and k.sasl_password is not None:
         creds = faust.SASLCredentials(
-            username=k.sasl_username, password=k.sasl_password.get_secret_value(),
-            mechanism=k.sasl_mechanism, ssl_context=None,
+            username=k.sasl_username,
+            password=k.sasl_password.get_secret_value(),
+            mechanism=k.sasl_mechanism,
+            ssl_context=None,
         )
     return url, creds
 
@@ -50,14 +53,22 @@ def create_app(settings: Settings) -> faust.App:
     url, creds = _broker(settings)
     cfg = settings.enrich
     app = faust.App(
-        cfg.app_id, broker=url, broker_credentials=creds, store=cfg.store,
-        datadir=str(cfg.datadir), web_port=cfg.web_port, web_host="127.0.0.1",
+        cfg.app_id,
+        broker=url,
+        broker_credentials=creds,
+        store=cfg.store,
+        datadir=str(cfg.datadir),
+        web_port=cfg.web_port,
+        web_host="127.0.0.1",
         topic_partitions=1,  # tables follow news.link: one partition
         table_standby_replicas=0,  # one box: a standby doubles table CPU (faust-state notes)
         broker_commit_interval=cfg.commit_interval,  # duplicates per rebalance ~ interval x rate
-        broker_session_timeout=10, broker_heartbeat_interval=1,  # ~11 s failover, not 60 s
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,  # ~11 s failover, not 60 s
         consumer_max_fetch_size=8 * 1024 * 1024,  # doubles faust throughput (local-stack notes)
-        value_serializer="raw", key_serializer="raw", topic_allow_declare=True,
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_allow_declare=True,
     )
     k = settings.kafka
     raw = app.topic(k.raw_topic, partitions=k.partitions, internal=False)
@@ -70,11 +81,17 @@ def create_app(settings: Settings) -> faust.App:
 
     async def dead(stage: str, event: Any, reason: str) -> None:
         msg = event.message
-        await dlq.send(value=DeadLetter(
-            stage="enrich", reason=f"{stage}: {reason}", topic=msg.topic, partition=msg.partition,
-            offset=msg.offset, key=msg.key.decode("utf-8", "replace") if msg.key else None,
-            payload=(msg.value or b"").decode("utf-8", "replace"),
-        ).to_bytes())
+        await dlq.send(
+            value=DeadLetter(
+                stage="enrich",
+                reason=f"{stage}: {reason}",
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                key=msg.key.decode("utf-8", "replace") if msg.key else None,
+                payload=(msg.value or b"").decode("utf-8", "replace"),
+            ).to_bytes()
+        )
 
     @app.agent(raw, concurrency=1)  # >1 can commit past an unfinished message (faust #606)
     async def enrich(stream: Any) -> Any:
@@ -102,16 +119,28 @@ def create_app(settings: Settings) -> faust.App:
                 log.exception("link failed at %s", event.message.offset)
                 await dead("linking failed", event, traceback.format_exc(limit=3))
                 continue
-            await enriched.send(key=decided.id.encode(), value=decided.to_bytes(),
-                                headers={KIND_HEADER: KIND_ARTICLE})
+            await enriched.send(
+                key=decided.id.encode(),
+                value=decided.to_bytes(),
+                headers={KIND_HEADER: KIND_ARTICLE},
+            )
             for upd in updates:
-                await enriched.send(key=upd.id.encode(), value=upd.to_bytes(),
-                                    headers={KIND_HEADER: KIND_LINK_UPDATE})
-            log.debug("linked %s@%s %s story=%s dup=%s (+%d corrections)", event.message.topic,
-                      event.message.offset, decided.id[:12], decided.story.id[:12],
-                      decided.dedup.duplicate_of, len(updates))
+                await enriched.send(
+                    key=upd.id.encode(),
+                    value=upd.to_bytes(),
+                    headers={KIND_HEADER: KIND_LINK_UPDATE},
+                )
+            log.debug(
+                "linked %s@%s %s story=%s dup=%s (+%d corrections)",
+                event.message.topic,
+                event.message.offset,
+                decided.id[:12],
+                decided.story.id[:12],
+                decided.dedup.duplicate_of,
+                len(updates),
+            )
 
-    @app.on_rebalance_complete.connect
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def _reset(sender: Any, **kwargs: Any) -> None:
         state.pop("linker", None)  # rebuilt from the (recovered) table at the next message
 

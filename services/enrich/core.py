@@ -51,12 +51,14 @@ class Enricher:
             enriched_at=now,
             entities=entities,
             topics=self.tagger.tag(raw.title, raw.body, entities),
-            dedup=Dedup(content_hash=dedup.content_hash(raw.body), minhash=sig,
-                        shingles=n_shingles),
+            dedup=Dedup(
+                content_hash=dedup.content_hash(raw.body), minhash=sig, shingles=n_shingles
+            ),
             story=Story(id=raw.id),
             search_text=search_text(text),
-            event=event_features(text, _lead_end(text, title_end), mentions, entities,
-                                 self.kinds, raw.published_at),
+            event=event_features(
+                text, _lead_end(text, title_end), mentions, entities, self.kinds, raw.published_at
+            ),
         )
 
 
@@ -68,7 +70,8 @@ def detect_language(text: str) -> str:
 
 def search_text(text: str) -> str:
     """Folded text for the `standard` analyzer: accents dropped, Arabic letter variants unified and
-    the article/clitics stripped, so "الناظوري" and "ناظوري" meet. Queries get the same treatment."""
+    the article/clitics stripped, so "الناظوري" and "ناظوري" meet.
+    Queries get the same treatment."""
     out = []
     for tok in TOKEN.findall(fold(text)):
         if is_arabic(tok):

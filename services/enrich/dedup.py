@@ -33,16 +33,24 @@ def shingles(body: str) -> list[bytes]:
     words = _WORD.findall(fold(body))
     if len(words) < SHINGLE_WORDS:
         return [" ".join(words).encode()] if words else []
-    return list(dict.fromkeys(
-        " ".join(words[i : i + SHINGLE_WORDS]).encode()
-        for i in range(len(words) - SHINGLE_WORDS + 1)
-    ))
+    return list(
+        dict.fromkeys(
+            " ".join(words[i : i + SHINGLE_WORDS]).encode()
+            for i in range(len(words) - SHINGLE_WORDS + 1)
+        )
+    )
 
 
 def signature(body: str) -> tuple[list[int], int]:
-    """(MinHash signature, number of distinct shingles): the size lets link.py estimate containment."""
+    """(MinHash signature, number of distinct shingles): the size lets link.py estimate
+    containment."""
     grams = shingles(body)
-    mh = MinHash(num_perm=NUM_PERM, seed=1, permutations=_TEMPLATE.permutations, scheme=_SCHEME,
-                 hashfunc=xxhash.xxh32_intdigest)  # stable across processes, 3x cheaper than sha1
+    mh = MinHash(
+        num_perm=NUM_PERM,
+        seed=1,
+        permutations=_TEMPLATE.permutations,
+        scheme=_SCHEME,
+        hashfunc=xxhash.xxh32_intdigest,
+    )  # stable across processes, 3x cheaper than sha1
     mh.update_batch(grams)
     return [int(v) for v in mh.hashvalues.astype(np.uint32)], len(grams)

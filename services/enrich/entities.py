@@ -10,9 +10,11 @@ from typing import NamedTuple
 from newspipe.contract import Entity
 from newspipe.text import fold
 from services.enrich.knowledge import Gazetteer
-from services.enrich.names import TOKEN, arabic_variant, is_arabic, token_keys
+from services.enrich.names import TOKEN, arabic_variant, token_keys
 
-CONTEXT_WINDOW = 12  # tokens each side of a bare surname searched for role cues ("deputy commander")
+CONTEXT_WINDOW = (
+    12  # tokens each side of a bare surname searched for role cues ("deputy commander")
+)
 MAX_NAME_KEYS = 10
 
 
@@ -61,7 +63,7 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token]
     keys, owner = _slots(tokens)
     mentions: list[Mention] = []
     covered: set[int] = set()
-    surnames: list[tuple[int, int]] = []  # (slot, token)
+    surnames: list[tuple[str, int]] = []  # (surname key, token)
     i = 0
     while i < len(keys):
         hit = _match_at(keys, owner, tokens, i, gaz)
@@ -69,16 +71,19 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token]
             n, ent_id, how = hit
             first, last = owner[i], owner[i + n - 1]
             start = _article_start(tokens, first, text)
-            mentions.append(Mention(ent_id, text[start : tokens[last].end], start,
-                                    tokens[last].end, first, how))
+            mentions.append(
+                Mention(ent_id, text[start : tokens[last].end], start, tokens[last].end, first, how)
+            )
             covered.update(range(first, last + 1))
             i += n
             continue
         tok = tokens[owner[i]]
-        if tok.upper and keys[i] in gaz.short:
-            surnames.append((i, owner[i]))
+        if tok.upper:
+            key = keys[i] if keys[i] in gaz.short else arabic_variant(keys[i])
+            if key in gaz.short:
+                surnames.append((key, owner[i]))
         i += 1
-    mentions += _resolve_surnames(surnames, keys, tokens, mentions, gaz, covered)
+    mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
 
@@ -123,8 +128,7 @@ def _article_start(tokens: list[Token], first: int, text: str) -> int:
 
 
 def _resolve_surnames(
-    surnames: list[tuple[int, int]],
-    keys: list[str],
+    surnames: list[tuple[str, int]],
     tokens: list[Token],
     mentions: list[Mention],
     gaz: Gazetteer,
@@ -132,8 +136,8 @@ def _resolve_surnames(
 ) -> list[Mention]:
     full = [(m.first_token, m.entity_id) for m in mentions if m.how == "alias"]
     out = []
-    for slot, ti in surnames:
-        cands = gaz.short[keys[slot]]
+    for key, ti in surnames:
+        cands = gaz.short[key]
         ent_id, how = _pick(cands, ti, full, tokens, gaz)
         tok = tokens[ti]
         out.append(Mention(ent_id, tok.text, tok.start, tok.end, ti, how))
@@ -150,7 +154,9 @@ def _pick(
         return (max(before) if before else min(named))[1], "surname"
     if len(cands) == 1:
         return cands[0], "surname"
-    window = fold(" ".join(t.text for t in tokens[max(0, ti - CONTEXT_WINDOW) : ti + CONTEXT_WINDOW]))
+    window = fold(
+        " ".join(t.text for t in tokens[max(0, ti - CONTEXT_WINDOW) : ti + CONTEXT_WINDOW])
+    )
     cued = [c for c in cands if any(cue in window for cue in gaz.entities[c].context)]
     if len(cued) == 1:
         return cued[0], "context"
@@ -177,14 +183,26 @@ def _entity(eid: str, ms: list[Mention], gaz: Gazetteer) -> Entity:
     if eid.startswith("ambiguous:"):
         cands = eid.split(":", 1)[1].split("|")
         return Entity(
-            id=eid, name=surfaces[0], type="PERSON", mentions=surfaces, count=len(ms),
-            in_pack=True, attributes={"ambiguous": "true", "candidates": ", ".join(
-                gaz.entities[c].name for c in cands)},
+            id=eid,
+            name=surfaces[0],
+            type="PERSON",
+            mentions=surfaces,
+            count=len(ms),
+            in_pack=True,
+            attributes={
+                "ambiguous": "true",
+                "candidates": ", ".join(gaz.entities[c].name for c in cands),
+            },
         )
     pe = gaz.entities[eid]
     attrs = dict(pe.attributes)
     attrs["matched_by"] = ",".join(hows)
     return Entity(
-        id=eid, name=pe.name, type=pe.type, mentions=surfaces, count=len(ms),  # type: ignore[arg-type]
-        in_pack=True, attributes=attrs,
+        id=eid,
+        name=pe.name,
+        type=pe.type,
+        mentions=surfaces,
+        count=len(ms),
+        in_pack=True,
+        attributes=attrs,
     )

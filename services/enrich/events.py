@@ -14,25 +14,86 @@ from services.enrich.entities import Mention
 PLACE_KINDS = frozenset({"city", "town", "capital", "oasis", "base", "landmark", "crossing"})
 LOCATIVE = re.compile(r"(?:\bin|\bat|\bto|\bhosted by|\bà|\ben|\bau|\bفي|\bب)\s*(?:the\s+)?$")
 MONTHS = {
-    **{m: i + 1 for i, m in enumerate(["january", "february", "march", "april", "may", "june",
-       "july", "august", "september", "october", "november", "december"])},
-    **{m: i + 1 for i, m in enumerate(["janvier", "fevrier", "mars", "avril", "mai", "juin",
-       "juillet", "aout", "septembre", "octobre", "novembre", "decembre"])},
-    **{m: i + 1 for i, m in enumerate(["يناير", "فبراير", "مارس", "ابريل", "مايو", "يونيو",
-       "يوليو", "اغسطس", "سبتمبر", "اكتوبر", "نوفمبر", "ديسمبر"])},
+    **{
+        m: i + 1
+        for i, m in enumerate(
+            [
+                "january",
+                "february",
+                "march",
+                "april",
+                "may",
+                "june",
+                "july",
+                "august",
+                "september",
+                "october",
+                "november",
+                "december",
+            ]
+        )
+    },
+    **{
+        m: i + 1
+        for i, m in enumerate(
+            [
+                "janvier",
+                "fevrier",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "aout",
+                "septembre",
+                "octobre",
+                "novembre",
+                "decembre",
+            ]
+        )
+    },
+    **{
+        m: i + 1
+        for i, m in enumerate(
+            [
+                "يناير",
+                "فبراير",
+                "مارس",
+                "ابريل",
+                "مايو",
+                "يونيو",
+                "يوليو",
+                "اغسطس",
+                "سبتمبر",
+                "اكتوبر",
+                "نوفمبر",
+                "ديسمبر",
+            ]
+        )
+    },
 }
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DATE_MDY = re.compile(rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})")
 _DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({_MONTH})\s+(\d{{4}})")
-WEEKDAYS = {w: i for i, w in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday",
-            "saturday", "sunday"])} | {w: i for i, w in enumerate(["lundi", "mardi", "mercredi",
-            "jeudi", "vendredi", "samedi", "dimanche"])}
+WEEKDAYS = {
+    w: i
+    for i, w in enumerate(
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    )
+} | {
+    w: i
+    for i, w in enumerate(["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"])
+}
 _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b")
 
 
 def event_features(
-    text: str, lead_end: int, mentions: list[Mention], entities: list[Entity],
-    kinds: dict[str, str], published: datetime | None,
+    text: str,
+    lead_end: int,
+    mentions: list[Mention],
+    entities: list[Entity],
+    kinds: dict[str, str],
+    published: datetime | None,
 ) -> dict[str, list[str]]:
     return {
         "actors": principal_people(mentions, entities, lead_end),
@@ -45,14 +106,17 @@ def principal_people(mentions: list[Mention], entities: list[Entity], lead_end: 
     """People named in the title/lead or at least twice: the event's actors, not background."""
     in_lead = {m.entity_id for m in mentions if m.start < lead_end}
     return sorted(
-        e.id for e in entities
-        if e.type == "PERSON" and not e.id.startswith("ambiguous:")
+        e.id
+        for e in entities
+        if e.type == "PERSON"
+        and not e.id.startswith("ambiguous:")
         and (e.id in in_lead or e.count >= 2)
     )
 
 
-def event_places(text: str, lead_end: int, mentions: list[Mention],
-                 kinds: dict[str, str]) -> list[str]:
+def event_places(
+    text: str, lead_end: int, mentions: list[Mention], kinds: dict[str, str]
+) -> list[str]:
     """Cities in the title/lead; those after a locative preposition first, at most two."""
     scored: dict[str, int] = {}
     for m in mentions:

@@ -81,11 +81,16 @@ def _band_keys(rec: dict[str, Any]) -> list[int]:
 def member_record(doc: EnrichedArticle) -> dict[str, Any]:
     when = doc.published_at or doc.ingested_at
     return {
-        "ts": doc.ingested_at.isoformat(), "day": round(when.timestamp() / 86400, 3),
-        "sig": pack_sig(doc.dedup.minhash), "n": doc.dedup.shingles,
-        "actors": doc.event.get("actors", []), "places": doc.event.get("places", []),
+        "ts": doc.ingested_at.isoformat(),
+        "day": round(when.timestamp() / 86400, 3),
+        "sig": pack_sig(doc.dedup.minhash),
+        "n": doc.dedup.shingles,
+        "actors": doc.event.get("actors", []),
+        "places": doc.event.get("places", []),
         "dates": doc.event.get("dates", []),
-        "dup": None, "story": doc.id, "v": 0,
+        "dup": None,
+        "story": doc.id,
+        "v": 0,
         "sources": [doc.source.model_dump(mode="json")],
     }
 
@@ -132,13 +137,15 @@ class Linker:
         return self._decided(doc, rec)
 
     def _decided(self, doc: EnrichedArticle, rec: dict[str, Any]) -> EnrichedArticle:
-        return doc.model_copy(update={
-            "ingested_at": datetime.fromisoformat(rec["ts"]),
-            "sources": [type(doc.source).model_validate(s) for s in rec["sources"]],
-            "dedup": doc.dedup.model_copy(update={"duplicate_of": rec["dup"]}),
-            "story": Story(id=rec["story"]),
-            "link_version": rec["v"],
-        })
+        return doc.model_copy(
+            update={
+                "ingested_at": datetime.fromisoformat(rec["ts"]),
+                "sources": [type(doc.source).model_validate(s) for s in rec["sources"]],
+                "dedup": doc.dedup.model_copy(update={"duplicate_of": rec["dup"]}),
+                "story": Story(id=rec["story"]),
+                "link_version": rec["v"],
+            }
+        )
 
     def _update(self, mid: str) -> LinkUpdate:
         rec = self.store[mid]
@@ -154,8 +161,11 @@ class Linker:
         return out
 
     def _merge_dups(self, mid: str, rec: dict[str, Any]) -> set[str]:
-        roots = {self.store[c]["dup"] or c for c in self._candidates(rec)
-                 if c != mid and near_duplicates(rec, self.store[c])}
+        roots = {
+            self.store[c]["dup"] or c
+            for c in self._candidates(rec)
+            if c != mid and near_duplicates(rec, self.store[c])
+        }
         return self._relabel(mid, roots, "dup", self.dup_groups) if roots else set()
 
     def _merge_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
@@ -168,8 +178,9 @@ class Linker:
         roots |= {self.store[c]["story"] for c in cands if same_event(rec, self.store[c])}
         return self._relabel(mid, roots, "story", self.stories) if roots else set()
 
-    def _relabel(self, mid: str, roots: set[str], field: str,
-                 groups: dict[str, set[str]]) -> set[str]:
+    def _relabel(
+        self, mid: str, roots: set[str], field: str, groups: dict[str, set[str]]
+    ) -> set[str]:
         """Merge `mid` and the groups of `roots` under the earliest-seen member; relabel only the
         members whose root changed (a late joiner costs O(1), not O(group))."""
         own = self.store[mid][field] or mid

@@ -14,8 +14,27 @@ from newspipe.contract import Entity
 from newspipe.text import fold
 from services.enrich.entities import Token
 
-CONNECTORS = frozenset({"al", "el", "bin", "ben", "ibn", "ould", "de", "du", "des", "of", "and",
-                        "for", "la", "le", "abu", "abou", "bou"})
+CONNECTORS = frozenset(
+    {
+        "al",
+        "el",
+        "bin",
+        "ben",
+        "ibn",
+        "ould",
+        "de",
+        "du",
+        "des",
+        "of",
+        "and",
+        "for",
+        "la",
+        "le",
+        "abu",
+        "abou",
+        "bou",
+    }
+)
 _SLUG = re.compile(r"[^a-z0-9\u0600-\u06ff]+")
 
 
@@ -34,8 +53,12 @@ def find_new_names(
             i += 1
             continue
         j = i
-        while (j + 1 < len(tokens) and j + 1 not in covered and _adjacent(text, tokens, j)
-               and _continues(tokens, j + 1, stop)):
+        while (
+            j + 1 < len(tokens)
+            and j + 1 not in covered
+            and _adjacent(text, tokens, j)
+            and _continues(tokens, j + 1, stop)
+        ):
             j += 1
         while j > i and fold(tokens[j].text) in CONNECTORS:
             j -= 1
@@ -87,5 +110,11 @@ def _add(found: dict[str, Entity], surface: str, etype: str) -> None:
         mentions = ent.mentions if surface in ent.mentions else [*ent.mentions, surface]
         found[key] = ent.model_copy(update={"count": ent.count + 1, "mentions": mentions})
     else:
-        found[key] = Entity(id=key, name=surface, type=etype, mentions=[surface], count=1,  # type: ignore[arg-type]
-                            in_pack=False)
+        found[key] = Entity(
+            id=key,
+            name=surface,
+            type=etype,
+            mentions=[surface],
+            count=1,
+            in_pack=False,
+        )

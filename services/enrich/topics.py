@@ -57,8 +57,11 @@ class Tagger:
         weights: dict[tuple[str, str], float] = {}
         for end, cue in self._matches(text):
             start = end - len(cue.phrase) + 1
-            factor = TITLE_FACTOR if start < title_end else (
-                LEAD_FACTOR if start < lead_end else BODY_FACTOR)
+            factor = (
+                TITLE_FACTOR
+                if start < title_end
+                else (LEAD_FACTOR if start < lead_end else BODY_FACTOR)
+            )
             hits[(cue.topic, cue.phrase)].append(factor)
             weights[(cue.topic, cue.phrase)] = cue.weight
         scores: dict[str, float] = defaultdict(float)
@@ -72,8 +75,11 @@ class Tagger:
                 scores[topic] += w * (1 + REPEAT_BONUS * math.log(ent.count))
                 evidence[topic].append(ent.name)
         return sorted(
-            (Topic(id=t, score=round(s, 2), evidence=evidence[t])
-             for t, s in scores.items() if s >= self.thresholds.get(t, math.inf)),
+            (
+                Topic(id=t, score=round(s, 2), evidence=evidence[t])
+                for t, s in scores.items()
+                if s >= self.thresholds.get(t, math.inf)
+            ),
             key=lambda t: -t.score,
         )
 

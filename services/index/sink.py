@@ -142,7 +142,11 @@ class Sink:
     def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[int, object]]:
         out: list[tuple[int, object]] = []
         for _ok, item in es_helpers.streaming_bulk(
-            self.es, actions, raise_on_error=False, raise_on_exception=True, max_retries=0,
+            self.es,
+            actions,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=0,
             chunk_size=self.cfg.batch_size,  # no inner retries: results stay in input order
         ):
             info = next(iter(item.values()))

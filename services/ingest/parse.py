@@ -2,7 +2,8 @@
 
 A `.txt` article is UTF-8 text. An optional header block of `Key: value` lines (Title, Outlet or
 Source, URL, Published or Date) ends at the first blank line. Otherwise the first line is the title
-when it looks like one (short, no sentence-final full stop, followed by more text), the rest the body.
+when it looks like one (short, no sentence-final full stop, followed by more text), the rest
+the body.
 """
 
 from __future__ import annotations

@@ -167,8 +167,9 @@ def replay(kafka: KafkaSettings, paths: Iterable[Path]) -> dict[str, int]:
             counts["rejected"] += 1
             log.warning("not published %s: %s", path, outcome.reason)
             continue
-        outcome = outcome.model_copy(update={"source": outcome.source.model_copy(
-            update={"path": str(path)})})
+        outcome = outcome.model_copy(
+            update={"source": outcome.source.model_copy(update={"path": str(path)})}
+        )
         futures.append(publisher.send(outcome))
     for future in futures:
         future.get(timeout=60)  # type: ignore[attr-defined]

@@ -49,8 +49,12 @@ class Pipeline:
         return int(self.es.count(index=self.alias)["count"])
 
     def replay(self, folder: Path) -> None:
-        subprocess.run([sys.executable, "-m", "newspipe", "replay", str(folder)], check=True,
-                       env=os.environ.copy(), timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "newspipe", "replay", str(folder)],
+            check=True,
+            env=os.environ.copy(),
+            timeout=120,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +79,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
 
 
 def _by_entity(docs: list[dict[str, Any]], name: str) -> set[str]:
-    return {d["source"]["path"].rsplit("/", 1)[-1][:3] for d in docs
-            if any(e["name"] == name and e["type"] == "PERSON" for e in d["entities"])}
+    return {
+        d["source"]["path"].rsplit("/", 1)[-1][:3]
+        for d in docs
+        if any(e["name"] == name and e["type"] == "PERSON" for e in d["entities"])
+    }
 
 
 def test_seed_replay_is_searchable_enriched_and_idempotent(pipeline: Pipeline) -> None:
@@ -84,17 +91,22 @@ def test_seed_replay_is_searchable_enriched_and_idempotent(pipeline: Pipeline) -
     pipeline.replay(SEEDS)
     wait_for(lambda: pipeline.count() == 5, 120, "5 seed documents in Elasticsearch")
     print(f"\nseed replay: drop to searchable {time.monotonic() - started:.1f} s")
-    docs = wait_for(lambda: [d for d in pipeline.docs() if d["topics"]] and pipeline.docs(),
-                    30, "documents")
+    docs = wait_for(
+        lambda: [d for d in pipeline.docs() if d["topics"]] and pipeline.docs(), 30, "documents"
+    )
     assert len(docs) == 5
     # Each general under one canonical PERSON entity, whatever spelling the article uses.
     assert _by_entity(docs, HADDAD) == {"000", "001", "004"}
     assert _by_entity(docs, NADHOURI) == {"000", "001", "004"}
-    spellings = {m for d in docs for e in d["entities"] if e["name"] == NADHOURI
-                 for m in e["mentions"]}
+    spellings = {
+        m for d in docs for e in d["entities"] if e["name"] == NADHOURI for m in e["mentions"]
+    }
     assert {"Al-Nathori", "Al-Nadhouri"} & {s.split()[-1] for s in spellings}
-    jmc = {d["source"]["path"].rsplit("/", 1)[-1][:3] for d in docs
-           if any(t["id"] == "jmc-5plus5" for t in d["topics"])}
+    jmc = {
+        d["source"]["path"].rsplit("/", 1)[-1][:3]
+        for d in docs
+        if any(t["id"] == "jmc-5plus5" for t in d["topics"])
+    }
     assert {"000", "001", "004"} <= jmc
     # 000 and 001 report the same Paris meeting; 004 the Tripoli one: not merged.
     story = {d["source"]["path"].rsplit("/", 1)[-1][:3]: d["story"]["id"] for d in docs}
@@ -104,23 +116,34 @@ def test_seed_replay_is_searchable_enriched_and_idempotent(pipeline: Pipeline) -
     time.sleep(3)
     wait_for(lambda: pipeline.count() == 5, 30, "still 5 documents")
     again = {d["id"]: d for d in pipeline.docs()}
-    assert {d["id"]: d["story"]["id"] for d in docs} == {i: d["story"]["id"] for i, d in
-                                                          again.items()}
+    assert {d["id"]: d["story"]["id"] for d in docs} == {
+        i: d["story"]["id"] for i, d in again.items()
+    }
     assert all(len(d["sources"]) == 1 for d in again.values())
 
 
 def test_inbox_file_becomes_searchable(pipeline: Pipeline) -> None:
     inbox = pipeline.settings.ingest.inbox
-    text = ("JMC meets in Sirte on the withdrawal of mercenaries\n\nThe 5+5 Joint Military "
-            "Commission met in Sirte with General Mohammed Al-Haddad to discuss the withdrawal "
-            "of foreign fighters and mercenaries under the October 2020 ceasefire agreement.")
+    text = (
+        "JMC meets in Sirte on the withdrawal of mercenaries\n\nThe 5+5 Joint Military "
+        "Commission met in Sirte with General Mohammed Al-Haddad to discuss the withdrawal "
+        "of foreign fighters and mercenaries under the October 2020 ceasefire agreement."
+    )
     tmp = inbox / ".sirte.txt.part"
     tmp.write_text(text, "utf-8")
     tmp.rename(inbox / "sirte.txt")  # how a careful writer drops a file
     started = time.monotonic()
-    hits = wait_for(lambda: pipeline.es.search(
-        index=pipeline.alias, query={"match": {"title": "Sirte"}})["hits"]["hits"]
-        if pipeline.es.indices.refresh(index=pipeline.alias) else None, 60, "the inbox article")
+    hits = wait_for(
+        lambda: (
+            pipeline.es.search(index=pipeline.alias, query={"match": {"title": "Sirte"}})["hits"][
+                "hits"
+            ]
+            if pipeline.es.indices.refresh(index=pipeline.alias)
+            else None
+        ),
+        60,
+        "the inbox article",
+    )
     print(f"\ninbox drop to searchable {time.monotonic() - started:.1f} s")
     doc = hits[0]["_source"]
     assert {t["id"] for t in doc["topics"]} >= {"jmc-5plus5", "foreign-forces"}

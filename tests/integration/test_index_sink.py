@@ -25,8 +25,13 @@ from services.index.sink import Sink
 
 
 def _article(body: str) -> bytes:
-    raw = RawArticle(id=doc_id(body), title="T", body=body, source=Source(path="x.txt"),
-                     ingested_at=datetime(2024, 1, 1, tzinfo=UTC))
+    raw = RawArticle(
+        id=doc_id(body),
+        title="T",
+        body=body,
+        source=Source(path="x.txt"),
+        ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
     return Enricher().enrich(raw, datetime.now(UTC)).to_bytes()
 
 
@@ -43,10 +48,13 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
     producer = KafkaProducer(**kafka_client_kwargs(s.kafka), acks="all")
     good = _article("The 5+5 Joint Military Commission met in Sirte to discuss the ceasefire.")
     missing = LinkUpdate(id="f" * 64, duplicate_of=None, story_id="x", version=1).to_bytes()
-    for value, kind in ((good, KIND_ARTICLE), (b"{not json", KIND_ARTICLE),
-                        (missing, KIND_LINK_UPDATE), (good, KIND_ARTICLE)):
-        producer.send(s.kafka.enriched_topic, key=b"k", value=value,
-                      headers=[(KIND_HEADER, kind)])
+    for value, kind in (
+        (good, KIND_ARTICLE),
+        (b"{not json", KIND_ARTICLE),
+        (missing, KIND_LINK_UPDATE),
+        (good, KIND_ARTICLE),
+    ):
+        producer.send(s.kafka.enriched_topic, key=b"k", value=value, headers=[(KIND_HEADER, kind)])
     producer.flush()
 
     sink = Sink(s.kafka, s.es, s.index)
@@ -54,8 +62,12 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
     sink.es.indices.refresh(index=s.es.alias)
     assert sink.es.count(index=s.es.alias)["count"] == 1  # the same article twice: one document
 
-    dlq = KafkaConsumer(s.kafka.dlq_topic, **kafka_client_kwargs(s.kafka),
-                        auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    dlq = KafkaConsumer(
+        s.kafka.dlq_topic,
+        **kafka_client_kwargs(s.kafka),
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
     letters = [DeadLetter.model_validate_json(m.value) for m in dlq]
     reasons = sorted(letter.reason.split(":")[0] for letter in letters)
     assert reasons == ["404 document_missing_exception", "invalid document"]

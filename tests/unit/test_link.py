@@ -25,8 +25,13 @@ def enricher() -> Enricher:
 
 
 def _doc(enricher: Enricher, body: str, minutes: int, path: str = "x.txt") -> Any:
-    raw = RawArticle(id=doc_id(body), title=None, body=body, source=Source(path=path),
-                     ingested_at=T0 + timedelta(minutes=minutes))
+    raw = RawArticle(
+        id=doc_id(body),
+        title=None,
+        body=body,
+        source=Source(path=path),
+        ingested_at=T0 + timedelta(minutes=minutes),
+    )
     return enricher.enrich(raw, T0)
 
 

@@ -13,8 +13,12 @@ SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 def test_title_line_is_split_from_body() -> None:
-    art = parse("a.txt", "Opposing Libya military leaders meet in Tripoli\nLibya's military leaders "
-                "are trying to have a united front.".encode(), NOW)
+    art = parse(
+        "a.txt",
+        b"Opposing Libya military leaders meet in Tripoli\nLibya's military leaders "
+        b"are trying to have a united front.",
+        NOW,
+    )
     assert isinstance(art, RawArticle)
     assert art.title == "Opposing Libya military leaders meet in Tripoli"
     assert art.body.startswith("Libya's military leaders")
@@ -29,23 +33,31 @@ def test_lead_paragraph_is_not_a_title() -> None:
     assert art.body.startswith("Libya’s 5+5 Joint Military Committee")
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("5+5 paris", True),
-    ("Opposing Libya military leaders meet in Tripoli", True),
-    ("The meeting was attended by the chiefs of staff.", False),
-    (" ".join(["word"] * 30), False),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("5+5 paris", True),
+        ("Opposing Libya military leaders meet in Tripoli", True),
+        ("The meeting was attended by the chiefs of staff.", False),
+        (" ".join(["word"] * 30), False),
+    ],
+)
 def test_looks_like_title(line: str, expected: bool) -> None:
     assert looks_like_title(line) is expected
 
 
 def test_header_block_gives_outlet_url_and_date() -> None:
-    data = ("Title: JMC meets in Sirte\nOutlet: Libya Herald\nURL: https://example.org/a\n"
-            "Published: 2020-11-03T10:00:00Z\n\nThe 5+5 Joint Military Commission met in Sirte.")
+    data = (
+        "Title: JMC meets in Sirte\nOutlet: Libya Herald\nURL: https://example.org/a\n"
+        "Published: 2020-11-03T10:00:00Z\n\nThe 5+5 Joint Military Commission met in Sirte."
+    )
     art = parse("h.txt", data.encode(), NOW)
     assert isinstance(art, RawArticle)
     assert (art.title, art.source.outlet, art.source.url) == (
-        "JMC meets in Sirte", "Libya Herald", "https://example.org/a")
+        "JMC meets in Sirte",
+        "Libya Herald",
+        "https://example.org/a",
+    )
     assert art.published_at == datetime(2020, 11, 3, 10, tzinfo=UTC)
 
 
@@ -68,7 +80,7 @@ def test_unsupported_suffix_and_empty_body() -> None:
 
 def test_id_ignores_whitespace_case_quotes_and_unicode_form() -> None:
     a = "Libya’s  5+5 “Joint” Military\nCommittee"
-    b = "libya's 5+5 \"joint\" military committee"
+    b = 'libya\'s 5+5 "joint" military committee'
     assert doc_id(a) == doc_id(b)
     assert doc_id("Cafe\u0301") == doc_id("café")
     assert doc_id(a) != doc_id(a + " met")

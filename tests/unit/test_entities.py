@@ -1,0 +1,111 @@
+"""Entity rules on a fixture pack (tests/data/pack): longest match, possessives, Arabic clitics,
+surnames resolved to the full name earlier in the article, ambiguity by context, never silent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newspipe.contract import Entity, RawArticle, Source, doc_id
+from services.enrich.core import Enricher
+
+PACK = Path(__file__).resolve().parents[1] / "data" / "pack"
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher(PACK)
+
+
+def ents(enricher: Enricher, text: str, title: str | None = None) -> dict[str, Entity]:
+    raw = RawArticle(
+        id=doc_id(text),
+        title=title,
+        body=text,
+        source=Source(path="t.txt"),
+        ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    return {e.id: e for e in enricher.enrich(raw, datetime.now(UTC)).entities}
+
+
+def test_three_spellings_one_canonical_entity(enricher: Enricher) -> None:
+    found = ents(
+        enricher,
+        "Abdelrazik Al-Nathori met Mohamed Al-Haddad. Later Abdelrazzak Al-Nadhouri and "
+        "Mohammad Al-Haddad spoke, and عبد الرازق الناظوري was quoted.",
+    )
+    nad = found["abdulrazzaq-al-nadhouri"]
+    assert nad.name == "Abdulrazzaq al-Nadhouri" and nad.type == "PERSON"
+    assert nad.mentions == [
+        "Abdelrazik Al-Nathori",
+        "Abdelrazzak Al-Nadhouri",
+        "عبد الرازق الناظوري",
+    ]
+    assert nad.count == 3
+    assert found["mohammed-al-haddad"].count == 2
+
+
+def test_longest_match_wins(enricher: Enricher) -> None:
+    found = ents(enricher, "Officers of the 5+5 Joint Military Committee met in Tripoli.")
+    jmc = found["joint-military-commission"]
+    assert jmc.mentions == ["5+5 Joint Military Committee"]
+    assert "tripoli" in found
+
+
+def test_possessive_and_acronym(enricher: Enricher) -> None:
+    found = ents(enricher, "Khalifa Haftar's LNA advanced. The LNA said Haftar's forces held.")
+    assert found["khalifa-haftar"].mentions == ["Khalifa Haftar", "Haftar"]
+    assert found["lna"].count == 2 and found["lna"].mentions == ["LNA"]
+
+
+def test_acronym_needs_exact_case(enricher: Enricher) -> None:
+    assert "lna" not in ents(enricher, "The word lna in lower case is not the army.")
+
+
+def test_surname_resolves_to_full_name_earlier_in_article(enricher: Enricher) -> None:
+    found = ents(enricher, "Saddam Haftar visited Rome. Haftar met Italian officials.")
+    assert found["saddam-haftar"].count == 2 and "khalifa-haftar" not in found
+    assert found["saddam-haftar"].attributes["matched_by"] == "alias,surname"
+
+
+def test_surname_resolved_by_context_cue(enricher: Enricher) -> None:
+    found = ents(enricher, "The deputy commander of the ground forces, Haftar, met officials.")
+    assert "saddam-haftar" in found
+    assert found["saddam-haftar"].attributes["matched_by"] == "context"
+
+
+def test_surname_without_context_uses_stated_default_and_says_so(enricher: Enricher) -> None:
+    found = ents(enricher, "Forces loyal to Haftar advanced on the city.")
+    assert found["khalifa-haftar"].attributes["matched_by"] == "default"
+
+
+def test_unresolvable_surname_is_reported_ambiguous(tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    people = (PACK / "people.yaml").read_text("utf-8").replace("    default: true\n", "")
+    (pack / "people.yaml").write_text(people, "utf-8")
+    found = ents(Enricher(pack), "Forces loyal to Haftar advanced on the city.")
+    amb = [e for e in found.values() if e.id.startswith("ambiguous:")]
+    assert len(amb) == 1 and amb[0].attributes["ambiguous"] == "true"
+    assert amb[0].attributes["candidates"] == "Khalifa Haftar, Saddam Haftar"
+
+
+def test_arabic_clitics_and_article(enricher: Enricher) -> None:
+    found = ents(enricher, "التقى الناظوري وحفتر في طرابلس مع الجيش الوطني الليبي")
+    assert {"abdulrazzaq-al-nadhouri", "tripoli", "lna"} <= found.keys()
+    assert "khalifa-haftar" in found  # وحفتر: "and Haftar", the pack's stated default
+
+
+def test_french_forms(enricher: Enricher) -> None:
+    found = ents(enricher, "La Commission militaire conjointe 5+5 s'est réunie en Libye.")
+    assert {"joint-military-commission", "libya"} <= found.keys()
+
+
+def test_names_outside_the_pack_are_found_and_marked(enricher: Enricher) -> None:
+    found = ents(enricher, "General Vincent Giraud met the Ministry of Defence of Italy.")
+    new = {e.name: e for e in found.values() if not e.in_pack}
+    assert new["Vincent Giraud"].type == "PERSON"
+    assert new["Ministry of Defence of Italy"].type == "ORG"
+    assert all(e.id.startswith("new-") for e in new.values())
