@@ -8,7 +8,7 @@ import logging
 import time
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newspipe.config import Settings, kafka_client_kwargs
 
@@ -52,8 +52,13 @@ def wait_for_group(settings: Settings, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            groups = admin.describe_consumer_groups([settings.enrich.app_id, settings.index.group])
-            if all(g.state == "Stable" and g.members for g in groups):
+            try:
+                groups = admin.describe_groups([settings.enrich.app_id, settings.index.group])
+            except KafkaError:  # coordinator not elected yet on a fresh broker
+                groups = {}
+            if len(groups) == 2 and all(
+                g.get("group_state") == "Stable" and g.get("members") for g in groups.values()
+            ):
                 return
             time.sleep(0.5)
         raise TimeoutError(f"services not ready after {timeout:.0f} s")

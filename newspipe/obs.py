@@ -12,3 +12,5 @@ def setup_logging(level: str) -> None:
     # Client libraries log every connection at INFO; their warnings still show.
     for noisy in ("kafka", "elastic_transport", "aiokafka", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # kafka-python's admin client warns on every faust group it cannot decode (readiness polls).
+    logging.getLogger("kafka.admin").setLevel(logging.ERROR)

@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(cfg.datadir),
         web_port=cfg.web_port,
         web_host="127.0.0.1",
+        web_bind="127.0.0.1",  # health endpoint on loopback only
         topic_partitions=1,  # tables follow news.link: one partition
         table_standby_replicas=0,  # one box: a standby doubles table CPU (faust-state notes)
         broker_commit_interval=cfg.commit_interval,  # duplicates per rebalance ~ interval x rate
