@@ -28,6 +28,7 @@ check: install
 	$(VENV)/bin/ruff format --check newspipe services tests bench
 	$(VENV)/bin/ruff check newspipe services tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 unit: install
 	$(PY) -m pytest -q tests/unit

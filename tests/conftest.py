@@ -46,7 +46,7 @@ def require_stack(settings: Settings) -> None:
 def unique_env(tmp: Path) -> dict[str, str]:
     """NEWSPIPE_* variables giving one test its own topics, groups, index and folders."""
     uid = uuid.uuid4().hex[:8]
-    alias = f"news-articles-t{uid}"
+    alias = f"test-{uid}-articles"  # its own template pattern: no overlap with news-articles-v*
     return {
         "NEWSPIPE_KAFKA__RAW_TOPIC": f"news.raw.{uid}",
         "NEWSPIPE_KAFKA__LINK_TOPIC": f"news.link.{uid}",

@@ -47,7 +47,7 @@ def build_template(pattern: str, languages: bool) -> dict[str, Any]:
 def install(es: Elasticsearch, alias: str, index: str) -> bool:
     """Put the template, create the index behind the alias if missing. Returns languages flag."""
     languages = node_has_language_analyzers(es)
-    template = build_template(f"{alias}-*", languages)
+    template = build_template(f"{alias}-v*", languages)
     es.indices.put_index_template(name=alias, body=template)
     if not es.indices.exists(index=index):
         es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
