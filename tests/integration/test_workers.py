@@ -1,0 +1,102 @@
+"""Two enrich workers, a 3-partition news.raw: a copy and its original published to different
+partitions, the copy first, end up linked in Elasticsearch (the original is the earliest seen)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+
+from newspipe import bootstrap
+from newspipe.config import Settings, kafka_client_kwargs
+from newspipe.contract import RawArticle, Source, doc_id
+from services.index.sink import es_client
+from tests.conftest import ROOT, _free_port
+
+SEED = ROOT / "seeds" / "001_7a46a5f02b118931.txt"
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "newspipe", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+    )
+
+
+@pytest.fixture
+def workers(isolated: Settings, tmp_path: Path) -> Iterator[Settings]:
+    bootstrap.prepare(isolated)
+    procs = [_start(["index"], os.environ.copy(), tmp_path / "index.log")]
+    for n in (1, 2):
+        env = {
+            **os.environ,
+            "NEWSPIPE_ENRICH__DATADIR": str(tmp_path / f"w{n}"),
+            "NEWSPIPE_ENRICH__WEB_PORT": str(_free_port()),
+        }
+        procs.append(_start(["enrich"], env, tmp_path / f"enrich{n}.log"))
+    admin = KafkaAdminClient(**kafka_client_kwargs(isolated.kafka))
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            group = admin.describe_groups([isolated.enrich.app_id])[isolated.enrich.app_id]
+            if group["group_state"] == "Stable" and len(group["members"]) == 2:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("two enrich workers did not join: " + str(group))
+        yield isolated
+    finally:
+        admin.close()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+
+
+def test_copy_and_original_on_different_partitions_are_linked(workers: Settings) -> None:
+    s = workers
+    body = SEED.read_text("utf-8")
+    copy = "PARIS, June 2 (Agency) - " + body + "\nRead more: Libya news on our site."
+    t0 = datetime(2023, 6, 2, 9, 0, tzinfo=UTC)
+    original = RawArticle(
+        id=doc_id(body), title=None, body=body, source=Source(path="a.txt"), ingested_at=t0
+    )
+    late_copy = RawArticle(
+        id=doc_id(copy),
+        title="JMC in Paris",
+        body=copy,
+        source=Source(path="b.txt"),
+        ingested_at=t0 + timedelta(minutes=5),
+    )
+    producer = KafkaProducer(**kafka_client_kwargs(s.kafka), acks="all")
+    # The copy reaches the pipeline first, on another partition than its original.
+    producer.send(
+        s.kafka.raw_topic, key=late_copy.id.encode(), value=late_copy.to_bytes(), partition=2
+    ).get(timeout=30)
+    time.sleep(2)
+    producer.send(
+        s.kafka.raw_topic, key=original.id.encode(), value=original.to_bytes(), partition=0
+    ).get(timeout=30)
+    producer.close()
+
+    es = es_client(s.es)
+    deadline = time.monotonic() + 60
+    docs: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline:
+        es.indices.refresh(index=s.es.alias)
+        hits = es.search(index=s.es.alias, query={"match_all": {}})["hits"]["hits"]
+        docs = {h["_id"]: h["_source"] for h in hits}
+        if len(docs) == 2 and docs[late_copy.id]["dedup"]["duplicate_of"] == original.id:  # type: ignore[index]
+            break
+        time.sleep(0.5)
+    assert set(docs) == {original.id, late_copy.id}
+    assert docs[original.id]["dedup"]["duplicate_of"] is None  # type: ignore[index]
+    assert docs[late_copy.id]["dedup"]["duplicate_of"] == original.id  # type: ignore[index]
+    assert docs[late_copy.id]["story"]["id"] == original.id  # type: ignore[index]
