@@ -44,8 +44,8 @@ def stack() -> None:
 @click.pass_obj
 def stack_up(settings: Settings) -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch; create topics and the index."""
+    import newspipe.stack as local
     from newspipe import bootstrap
-    from newspipe import stack as local
 
     local.up(settings.stack)
     bootstrap.prepare(settings)
@@ -56,7 +56,7 @@ def stack_up(settings: Settings) -> None:
 @click.pass_obj
 def stack_down(settings: Settings) -> None:
     """Stop both servers cleanly."""
-    from newspipe import stack as local
+    import newspipe.stack as local
 
     local.down(settings.stack)
 
@@ -65,7 +65,7 @@ def stack_down(settings: Settings) -> None:
 @click.pass_obj
 def stack_status(settings: Settings) -> None:
     """Say what runs where."""
-    from newspipe import stack as local
+    import newspipe.stack as local
 
     _print_status(local.status(settings.stack))
 

@@ -95,15 +95,21 @@ def event_features(
     kinds: dict[str, str],
     published: datetime | None,
 ) -> dict[str, list[str]]:
+    # Who: the first two paragraphs (seed 000 names the two generals in its second paragraph).
+    start = lead_end
+    while start < len(text) and text[start] in "\n ":
+        start += 1
+    second = text.find("\n", start)
+    actors_end = min(second if second != -1 else len(text), lead_end + 1200)
     return {
-        "actors": principal_people(mentions, entities, lead_end),
+        "actors": principal_people(mentions, entities, actors_end),
         "places": event_places(text, lead_end, mentions, kinds),
         "dates": event_dates(text[:lead_end], published),
     }
 
 
 def principal_people(mentions: list[Mention], entities: list[Entity], lead_end: int) -> list[str]:
-    """People named in the title/lead or at least twice: the event's actors, not background."""
+    """People named near the top or at least twice: the event's actors, not background."""
     in_lead = {m.entity_id for m in mentions if m.start < lead_end}
     return sorted(
         e.id
