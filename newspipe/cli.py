@@ -193,10 +193,18 @@ def stories_cmd(settings: Settings, size: int) -> None:
 @click.argument("gold", type=click.Path(exists=True, path_type=Path))
 @click.pass_obj
 def eval_cmd(settings: Settings, gold: Path) -> None:
-    """Entity P/R/F1 (per type, overall) and topic micro/macro F1 against a gold file."""
-    from newspipe.evaluate import evaluate, render
+    """Score against a gold file: entities (P/R/F1 per type) and topics (micro/macro F1) for an
+    annotation file, or near-duplicate and story pair F1 for a labels file (near_duplicate_of,
+    story)."""
+    import yaml
 
-    click.echo(render(evaluate(gold)))
+    from newspipe.evaluate import evaluate, evaluate_links, render, render_links
+
+    first = (yaml.safe_load(gold.read_text("utf-8"))["articles"] or [{}])[0]
+    if "story" in first:
+        click.echo(render_links(evaluate_links(gold)))
+    else:
+        click.echo(render(evaluate(gold)))
 
 
 def _stop_on_signals() -> threading.Event:

@@ -130,3 +130,69 @@ def render(result: dict[str, Any]) -> str:
         )
     lines.append(f"  topic macro-F1 {result['topic_macro_f1']:.3f}")
     return "\n".join(lines)
+
+
+def _pairs(groups: dict[str, str]) -> set[frozenset[str]]:
+    """All unordered pairs of items sharing a group label."""
+    by: dict[str, list[str]] = {}
+    for item, label in groups.items():
+        by.setdefault(label, []).append(item)
+    return {
+        frozenset((a, b))
+        for members in by.values()
+        for i, a in enumerate(members)
+        for b in members[i + 1 :]
+    }
+
+
+def _root(item: str, parent: dict[str, str | None]) -> str:
+    while parent.get(item):
+        item = parent[item]  # type: ignore[assignment]
+    return item
+
+
+def evaluate_links(labels_file: Path, root: Path | None = None) -> dict[str, Any]:
+    """Pairwise P/R/F1 of near-duplicate groups and of stories, files taken in sorted order."""
+    from newspipe.offline import enrich_paths
+
+    root = root or Path.cwd()
+    items = yaml.safe_load(labels_file.read_text("utf-8"))["articles"]
+    files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
+    docs = {d.id: d for d in enrich_paths(files)}
+    ids = {}
+    for f in files:  # exact copies share one id, hence one document
+        raw = parse(f.name, f.read_bytes(), datetime.now(UTC))
+        assert isinstance(raw, RawArticle), f"{f}: {raw}"
+        ids[str(f)] = raw.id
+    parent = {
+        str(root / i["file"]): (
+            str(root / i["near_duplicate_of"]) if i.get("near_duplicate_of") else None
+        )
+        for i in items
+    }
+    gold_dup = {f: _root(f, parent) for f in parent}
+    gold_story = {str(root / i["file"]): i["story"] for i in items}
+    pred_dup = {f: docs[ids[f]].dedup.duplicate_of or ids[f] for f in parent}
+    pred_story = {f: docs[ids[f]].story.id for f in parent}
+    out: dict[str, Any] = {"articles": len(items)}
+    for name, gold, pred in (
+        ("near-duplicate pairs", gold_dup, pred_dup),
+        ("story pairs", gold_story, pred_story),
+    ):
+        g, p = _pairs(gold), _pairs(pred)
+        out[name] = _prf(len(g & p), len(p - g), len(g - p))
+    return out
+
+
+def render_links(result: dict[str, Any]) -> str:
+    lines = [
+        f"articles: {result['articles']}",
+        "                        P      R      F1    tp  fp  fn",
+    ]
+    for name in ("near-duplicate pairs", "story pairs"):
+        v = result[name]
+        lines.append(
+            f"  {name:<20} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
+            f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}"
+        )
+    return "\n".join(lines)

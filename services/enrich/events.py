@@ -103,20 +103,23 @@ def event_features(
     actors_end = min(second if second != -1 else len(text), lead_end + 1200)
     return {
         "actors": principal_people(mentions, entities, actors_end),
+        "lead_actors": principal_people(mentions, entities, lead_end, repeated=False),
         "places": event_places(text, lead_end, mentions, kinds),
         "dates": event_dates(text[:lead_end], published),
     }
 
 
-def principal_people(mentions: list[Mention], entities: list[Entity], lead_end: int) -> list[str]:
-    """People named near the top or at least twice: the event's actors, not background."""
-    in_lead = {m.entity_id for m in mentions if m.start < lead_end}
+def principal_people(
+    mentions: list[Mention], entities: list[Entity], end: int, repeated: bool = True
+) -> list[str]:
+    """People named before `end` (or, with `repeated`, at least twice): the event's actors."""
+    near_top = {m.entity_id for m in mentions if m.start < end}
     return sorted(
         e.id
         for e in entities
         if e.type == "PERSON"
         and not e.id.startswith("ambiguous:")
-        and (e.id in in_lead or e.count >= 2)
+        and (e.id in near_top or (repeated and e.count >= 2))
     )
 
 

@@ -49,17 +49,18 @@ def near_duplicates(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def same_event(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same real-world event: shared actors and place, no conflicting place, date or time.
-    Cheap tests first: most candidates fail on time or place."""
+    """Same real-world event: no conflicting time, place or date, and either two shared actors,
+    or a shared lead actor at the same place, or much shared wording. Cheap tests first."""
     if abs(a["day"] - b["day"]) > STORY_WINDOW_DAYS:
-        return near_duplicates(a, b)
+        return False
     pa, pb = set(a["places"]), set(b["places"])
     if (pa and pb and not pa & pb) or (
         a["dates"] and b["dates"] and not _dates_close(a["dates"], b["dates"])
     ):
-        return near_duplicates(a, b)
+        return False
     shared = len(set(a["actors"]) & set(b["actors"]))
-    if shared >= 2 or (shared >= 1 and pa & pb):
+    lead = set(a.get("lead_actors", ())) & set(b.get("lead_actors", ()))
+    if shared >= 2 or (lead and pa & pb):
         return True
     return jaccard(a, b) >= STORY_JACCARD
 
@@ -86,6 +87,7 @@ def member_record(doc: EnrichedArticle) -> dict[str, Any]:
         "sig": pack_sig(doc.dedup.minhash),
         "n": doc.dedup.shingles,
         "actors": doc.event.get("actors", []),
+        "lead_actors": doc.event.get("lead_actors", []),
         "places": doc.event.get("places", []),
         "dates": doc.event.get("dates", []),
         "dup": None,
@@ -169,14 +171,28 @@ class Linker:
         return self._relabel(mid, roots, "dup", self.dup_groups) if roots else set()
 
     def _merge_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
+        """Join the story of the article's near-duplicates, else the one story whose candidate
+        members mostly report the same event. Stories never merge with each other through a
+        single look-alike: that is how chains of weak links glue unrelated events together."""
         group = self.dup_groups[self.store[mid]["dup"] or mid]
         roots = {self.store[c]["story"] for c in group if c != mid}
+        if not roots:
+            roots = self._best_story(mid, rec)
+        return self._relabel(mid, roots, "story", self.stories) if roots else set()
+
+    def _best_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
         cands: set[str] = set()
         for key in [*rec["actors"], *(f"@{p}" for p in rec["places"])]:
             cands.update(self.recent[key])
-        cands -= group
-        roots |= {self.store[c]["story"] for c in cands if same_event(rec, self.store[c])}
-        return self._relabel(mid, roots, "story", self.stories) if roots else set()
+        cands.discard(mid)
+        votes: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # story -> [matches, seen]
+        for c in cands:
+            other = self.store[c]
+            tally = votes[other["story"]]
+            tally[1] += 1
+            tally[0] += same_event(rec, other)
+        scored = [(m / n, m, s) for s, (m, n) in votes.items() if m and m * 2 >= n]
+        return {max(scored)[2]} if scored else set()
 
     def _relabel(
         self, mid: str, roots: set[str], field: str, groups: dict[str, set[str]]
