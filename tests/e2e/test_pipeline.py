@@ -160,3 +160,25 @@ def test_binary_file_is_rejected_with_reason(pipeline: Pipeline) -> None:
     reason = (rejected / "scan.txt.error.txt").read_text("utf-8")
     assert "NUL" in reason or "UTF-8" in reason
     shutil.rmtree(rejected)
+
+
+def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
+    from newspipe.query import search, stories
+
+    inbox = pipeline.settings.ingest.inbox
+    (inbox / "ar.txt").write_text(
+        "الناظوري والحداد يبحثان توحيد المؤسسة العسكرية\n\n"
+        "بحث رئيس أركان الجيش الوطني الليبي الفريق عبد الرازق الناظوري مع نظيره محمد الحداد "
+        "في طرابلس توحيد المؤسسة العسكرية وخروج المرتزقة، "
+        "في إطار عمل اللجنة العسكرية المشتركة 5+5.",
+        "utf-8",
+    )
+    wait_for(lambda: (pipeline.settings.ingest.processed / "ar.txt").exists(), 30, "ar.txt")
+    # On the local node (standard analyzer only) the folded search field finds the name with and
+    # without the Arabic article, and with a hamza/ta-marbuta spelling difference.
+    for query in ("الناظوري", "ناظوري", "Nadhouri"):
+        hits = wait_for(lambda q=query: search(pipeline.settings, q, 10), 30, f"hits for {query}")
+        assert any(h.get("language") == "ar" for h in hits), query
+    listed = {s["story"]: s for s in stories(pipeline.settings, 50)}
+    assert sum(s["size"] for s in listed.values()) == pipeline.count()
+    assert max(s["size"] for s in listed.values()) >= 2  # seeds 000 and 001: one story
