@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 
 # The test stack runs beside a `make run` stack: its own ports, state folder and names.
+TEST_STATE ?= $(HOME)/.local/state/newspipe-test
 TEST_ENV := NEWSPIPE_STACK__KAFKA_PORT=19092 NEWSPIPE_STACK__KAFKA_CONTROLLER_PORT=19093 \
 	NEWSPIPE_STACK__ES_PORT=19200 NEWSPIPE_STACK__ES_TRANSPORT_PORT=19300 \
-	NEWSPIPE_STACK__STATE_DIR=$(HOME)/.local/state/newspipe-test \
+	NEWSPIPE_STACK__STATE_DIR=$(TEST_STATE) \
 	NEWSPIPE_KAFKA__BOOTSTRAP=127.0.0.1:19092 NEWSPIPE_ES__URL=http://127.0.0.1:19200
 
 .PHONY: install run test check unit stack-up stack-down bench clean

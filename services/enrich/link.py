@@ -24,7 +24,7 @@ NEAR_DUP_CONTAINMENT = 0.8  # a truncated copy: most of its shingles are in the 
 STORY_JACCARD = 0.25
 STORY_WINDOW_DAYS = 10
 DATE_TOLERANCE_DAYS = 2
-RECENT_PER_KEY = 200  # story candidates per actor/place: keeps per-article cost flat
+RECENT_PER_KEY = 64  # story candidates per actor: bounds the per-article cost (flat at scale)
 
 
 def pack_sig(sig: list[int]) -> str:
@@ -110,7 +110,7 @@ class Linker:
     def _index(self, mid: str, rec: dict[str, Any]) -> None:
         for b, key in enumerate(_band_keys(rec)):
             self.bands[b][key].append(mid)
-        for key in [*rec["actors"], *(f"@{p}" for p in rec["places"])]:
+        for key in rec["actors"]:
             self.recent[key].append(mid)
         self.dup_groups[rec["dup"] or mid].add(mid)
         self.stories[rec["story"]].add(mid)
@@ -181,8 +181,10 @@ class Linker:
         return self._relabel(mid, roots, "story", self.stories) if roots else set()
 
     def _best_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
-        cands: set[str] = set()
-        for key in [*rec["actors"], *(f"@{p}" for p in rec["places"])]:
+        # Candidates: articles sharing an actor, or sharing wording (the LSH buckets). A place
+        # alone is too coarse a key (Tripoli is in most articles): it only confirms or refutes.
+        cands = self._candidates(rec)
+        for key in rec["actors"]:
             cands.update(self.recent[key])
         cands.discard(mid)
         votes: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # story -> [matches, seen]
