@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from newspipe.contract import EnrichedArticle, LinkUpdate, Story
+from services.enrich.lsh import BandIndex, band_keys
 
 BANDS, ROWS = 20, 3  # 60 permutations; P(candidate | Jaccard 0.5) = 0.93, | 0.2 = 0.15
 NEAR_DUP_JACCARD = 0.5
@@ -74,9 +75,7 @@ def _dates_close(xs: list[str], ys: list[str]) -> bool:
 
 
 def _band_keys(rec: dict[str, Any]) -> list[int]:
-    raw = base64.b64decode(rec["sig"])
-    width = 4 * ROWS
-    return [hash(raw[b * width : (b + 1) * width]) for b in range(BANDS)]
+    return band_keys(base64.b64decode(rec["sig"]), BANDS, 4 * ROWS)
 
 
 def member_record(doc: EnrichedArticle) -> dict[str, Any]:
@@ -100,20 +99,25 @@ def member_record(doc: EnrichedArticle) -> dict[str, Any]:
 class Linker:
     def __init__(self, store: MutableMapping[str, dict[str, Any]]) -> None:
         self.store = store
-        self.bands: list[dict[int, list[str]]] = [defaultdict(list) for _ in range(BANDS)]
+        self.bands = BandIndex()
+        self.ids: list[str] = []  # ordinal -> article id (the band index holds ordinals)
         self.recent: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=RECENT_PER_KEY))
-        self.dup_groups: dict[str, set[str]] = defaultdict(set)
-        self.stories: dict[str, set[str]] = defaultdict(set)
+        # Groups with two or more members only; an article alone is its own group implicitly.
+        self.dup_groups: dict[str, set[str]] = {}
+        self.stories: dict[str, set[str]] = {}
         for mid, rec in list(store.items()):
             self._index(mid, rec)
 
     def _index(self, mid: str, rec: dict[str, Any]) -> None:
-        for b, key in enumerate(_band_keys(rec)):
-            self.bands[b][key].append(mid)
+        ordinal = len(self.ids)
+        self.ids.append(mid)
+        for key in _band_keys(rec):
+            self.bands.add(key, ordinal)
         for key in rec["actors"]:
             self.recent[key].append(mid)
-        self.dup_groups[rec["dup"] or mid].add(mid)
-        self.stories[rec["story"]].add(mid)
+        for groups, root in ((self.dup_groups, rec["dup"]), (self.stories, rec["story"])):
+            if root and root != mid:
+                groups.setdefault(root, {root}).add(mid)
 
     def observe(self, doc: EnrichedArticle) -> tuple[EnrichedArticle, list[LinkUpdate]]:
         """Decide duplicate_of and story for `doc`; corrections for members it precedes."""
@@ -157,10 +161,7 @@ class Linker:
         return (self.store[mid]["ts"], mid)
 
     def _candidates(self, rec: dict[str, Any]) -> set[str]:
-        out: set[str] = set()
-        for b, key in enumerate(_band_keys(rec)):
-            out.update(self.bands[b].get(key, ()))
-        return out
+        return {self.ids[o] for key in _band_keys(rec) for o in self.bands.get(key)}
 
     def _merge_dups(self, mid: str, rec: dict[str, Any]) -> set[str]:
         roots = {
@@ -174,7 +175,8 @@ class Linker:
         """Join the story of the article's near-duplicates, else the one story whose candidate
         members mostly report the same event. Stories never merge with each other through a
         single look-alike: that is how chains of weak links glue unrelated events together."""
-        group = self.dup_groups[self.store[mid]["dup"] or mid]
+        dup_root = self.store[mid]["dup"] or mid
+        group = self.dup_groups.get(dup_root, {dup_root})
         roots = {self.store[c]["story"] for c in group if c != mid}
         if not roots:
             roots = self._best_story(mid, rec)

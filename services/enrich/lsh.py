@@ -1,0 +1,49 @@
+"""A compact LSH band index: band key -> member ordinals, held as sorted numpy arrays plus a small
+dict of recent additions merged in batches (an LSM tree in miniature). About 12 bytes per band
+entry, against ~100 for a dict of lists: 100,000 articles x 20 bands fit in ~25 MB."""
+
+from __future__ import annotations
+
+import numpy as np
+import xxhash
+
+MERGE_AT = 100_000  # buffered entries before a merge: ~5,000 articles at 20 bands
+
+
+def band_keys(sig: bytes, bands: int, width: int) -> list[int]:
+    """One 64-bit key per band of a packed signature; the band number is the hash seed."""
+    return [xxhash.xxh64_intdigest(sig[b * width : (b + 1) * width], seed=b) for b in range(bands)]
+
+
+class BandIndex:
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.vals = np.empty(0, dtype=np.uint32)
+        self.buffer: dict[int, list[int]] = {}
+        self.buffered = 0
+
+    def add(self, key: int, ordinal: int) -> None:
+        self.buffer.setdefault(key, []).append(ordinal)
+        self.buffered += 1
+        if self.buffered >= MERGE_AT:
+            self.merge()
+
+    def get(self, key: int) -> list[int]:
+        out = list(self.buffer.get(key, ()))
+        k = np.uint64(key)
+        lo = int(np.searchsorted(self.keys, k, side="left"))
+        hi = int(np.searchsorted(self.keys, k, side="right"))
+        if hi > lo:
+            out.extend(int(v) for v in self.vals[lo:hi])
+        return out
+
+    def merge(self) -> None:
+        if not self.buffer:
+            return
+        ks = np.fromiter((k for k, vs in self.buffer.items() for _ in vs), dtype=np.uint64)
+        vs = np.fromiter((v for vals in self.buffer.values() for v in vals), dtype=np.uint32)
+        keys = np.concatenate([self.keys, ks])
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.vals = keys[order], np.concatenate([self.vals, vs])[order]
+        self.buffer.clear()
+        self.buffered = 0
