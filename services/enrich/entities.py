@@ -10,7 +10,7 @@ from typing import NamedTuple
 from newspipe.contract import Entity
 from newspipe.text import fold
 from services.enrich.knowledge import Gazetteer
-from services.enrich.names import TOKEN, arabic_variant, token_keys
+from services.enrich.names import TOKEN, arabic_variant, is_arabic, strict_key, token_keys
 
 CONTEXT_WINDOW = (
     12  # tokens each side of a bare surname searched for role cues ("deputy commander")
@@ -80,7 +80,7 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token]
         tok = tokens[owner[i]]
         if tok.upper:
             key = keys[i] if keys[i] in gaz.short else arabic_variant(keys[i])
-            if key in gaz.short:
+            if key in gaz.short and _strict_ok(tok.text, key, gaz):
                 surnames.append((key, owner[i]))
         i += 1
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
@@ -104,9 +104,16 @@ def _match_at(
         for n in gaz.lengths.get(first, ()):
             cand = (first, *keys[i + 1 : i + n])
             ids = gaz.by_key.get(cand) if len(cand) == n else None
+            if n == 1 and ids and not _strict_ok(tok.text, first, gaz):
+                continue
             if ids and _case_ok(tokens, owner, i, n, gaz.entities[ids[0]].type):
                 return n, ids[0], "alias"
     return None
+
+
+def _strict_ok(text: str, key: str, gaz: Gazetteer) -> bool:
+    """One-word names: Latin forms must also agree on their vowels (strict key)."""
+    return is_arabic(text) or strict_key(text) in gaz.strict.get(key, ())
 
 
 def _case_ok(tokens: list[Token], owner: list[int], i: int, n: int, etype: str) -> bool:

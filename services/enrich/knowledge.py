@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from newspipe.text import fold
-from services.enrich.names import is_acronym, name_key
+from services.enrich.names import ARTICLES, TOKEN, is_acronym, name_key, strict_key
 
 PACK_DIR = Path(__file__).resolve().parent / "knowledge"
 ENTITY_FILES = ("people.yaml", "orgs.yaml", "places.yaml")
@@ -35,6 +35,8 @@ class Gazetteer:
     lengths: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     acronyms: dict[str, str] = field(default_factory=dict)
     short: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # One-word aliases and surnames also need their strict key to match (names.strict_key).
+    strict: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, entry: dict[str, Any]) -> None:
         attrs = {k: str(v) for k, v in (entry.get("attributes") or {}).items()}
@@ -53,20 +55,29 @@ class Gazetteer:
             self._add_alias(str(alias), ent.id)
         for surname in entry.get("short") or []:
             key = name_key(str(surname))
-            if len(key) == 1 and ent.id not in self.short[key[0]]:
-                self.short[key[0]].append(ent.id)
+            if len(key) == 1:
+                self.strict[key[0]].add(_strict(str(surname)))
+                if ent.id not in self.short[key[0]]:
+                    self.short[key[0]].append(ent.id)
 
     def _add_alias(self, alias: str, ent_id: str) -> None:
         if is_acronym(alias):
             self.acronyms[alias] = ent_id
             return
         key = name_key(alias)
+        if len(key) == 1:
+            self.strict[key[0]].add(_strict(alias))
         if not key or ent_id in self.by_key[key]:
             return
         self.by_key[key].append(ent_id)
         if len(key) not in self.lengths[key[0]]:
             self.lengths[key[0]].append(len(key))
             self.lengths[key[0]].sort(reverse=True)
+
+
+def _strict(alias: str) -> str:
+    words = [w for w in TOKEN.findall(alias) if w.casefold() not in ARTICLES]
+    return strict_key(words[-1]) if words else ""
 
 
 def load_gazetteer(pack_dir: Path = PACK_DIR) -> Gazetteer:

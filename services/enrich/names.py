@@ -92,3 +92,16 @@ def is_acronym(alias: str) -> bool:
         and not is_arabic(alias)
         and not any(c.isdigit() for c in letters)
     )
+
+
+_STRICT_VOWELS = [(re.compile(r"ou|oo|u"), "u"), (re.compile(r"ee|ei|ie|i|y"), "i")]
+
+
+@lru_cache(maxsize=200_000)
+def strict_key(token: str) -> str:
+    """A one-word name's second key, vowels kept (only ou/oo/u and ee/ei/i/y merged): the
+    vowel-free key alone lets short words collide (Radaa ~ Radio, Crete ~ Create)."""
+    t = fold(token).replace("-", "").replace("'", "")
+    for pattern, repl in [*_LATIN_RULES[:-1], *_STRICT_VOWELS]:
+        t = pattern.sub(repl, t)
+    return _DOUBLE.sub(r"\1", t)

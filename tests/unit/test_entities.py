@@ -109,3 +109,22 @@ def test_names_outside_the_pack_are_found_and_marked(enricher: Enricher) -> None
     assert new["Vincent Giraud"].type == "PERSON"
     assert new["Ministry of Defence of Italy"].type == "ORG"
     assert all(e.id.startswith("new-") for e in new.values())
+
+
+def test_one_word_names_need_their_vowels() -> None:
+    """Vowel-free keys make short words collide; one-word names also need the strict key."""
+    real = Enricher()
+    text = "Radio Korea said the Mosque will Create a Sudden Showdown in Time."
+    raw = RawArticle(
+        id=doc_id(text),
+        title=None,
+        body=text,
+        source=Source(path="t.txt"),
+        ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    found = {e.id for e in real.enrich(raw, datetime.now(UTC)).entities if e.in_pack}
+    assert not found & {"radaa", "cairo", "moscow", "crete", "sudan"}
+    text2 = "Forces from Cairo, Moscow and Sudan met in Crete."
+    raw2 = raw.model_copy(update={"body": text2, "id": doc_id(text2)})
+    names = {e.name for e in real.enrich(raw2, datetime.now(UTC)).entities}
+    assert {"Cairo", "Moscow", "Crete"} <= names
