@@ -63,8 +63,8 @@ class Enricher:
 
 
 def detect_language(text: str) -> str:
-    # 600 characters decide en/fr/ar reliably; the cost grows with the length (py3langid).
-    lang, _score = py3langid.classify(text[:600])
+    # 400 characters decide en/fr/ar reliably; the cost grows with the length (py3langid).
+    lang, _score = py3langid.classify(text[:400])
     return str(lang)
 
 

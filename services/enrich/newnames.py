@@ -9,9 +9,10 @@ runs are dropped: precision first. Word lists live in knowledge/lexicon.yaml.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from newspipe.contract import Entity
-from newspipe.text import fold
+from newspipe.text import fold as _fold
 from services.enrich.entities import Token
 
 CONNECTORS = frozenset(
@@ -35,6 +36,7 @@ CONNECTORS = frozenset(
         "bou",
     }
 )
+fold = lru_cache(maxsize=100_000)(_fold)  # per word, and the same words recur: cache it
 _SLUG = re.compile(r"[^a-z0-9\u0600-\u06ff]+")
 
 
