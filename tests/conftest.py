@@ -7,12 +7,14 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from newspipe.config import Settings
+from newspipe.contract import RawArticle, Source, doc_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +81,14 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     settings = Settings()
     require_stack(settings)
     yield settings
+
+
+def raw_article(body: str, title: str | None = None, path: str = "t.txt") -> RawArticle:
+    """A RawArticle as ingest would publish it, for tests of the enrichment core."""
+    return RawArticle(
+        id=doc_id(body),
+        title=title,
+        body=body,
+        source=Source(path=path),
+        ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )

@@ -50,17 +50,10 @@ def test_language_subfields_only_when_offered() -> None:
 def test_event_evidence_keys_are_mapped() -> None:
     from datetime import UTC, datetime
 
-    from newspipe.contract import RawArticle, Source, doc_id
     from services.enrich.core import Enricher
+    from tests.conftest import raw_article
 
-    body = "General Haddad met General Nadhouri in Sirte on July 25, 2023."
-    raw = RawArticle(
-        id=doc_id(body),
-        title=None,
-        body=body,
-        source=Source(path="a.txt"),
-        ingested_at=datetime.now(UTC),
-    )
+    raw = raw_article("General Haddad met General Nadhouri in Sirte on July 25, 2023.")
     event = Enricher().enrich(raw, datetime.now(UTC)).event
     props = build_template("x-*", languages=False)["template"]["mappings"]["properties"]
     assert set(event) <= set(props["event"]["properties"])

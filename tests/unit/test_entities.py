@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from newspipe.contract import Entity, RawArticle, Source, doc_id
+from newspipe.contract import Entity
 from services.enrich.core import Enricher
+from tests.conftest import raw_article
 
 PACK = Path(__file__).resolve().parents[1] / "data" / "pack"
+NOW = datetime(2024, 1, 2, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -20,14 +22,7 @@ def enricher() -> Enricher:
 
 
 def ents(enricher: Enricher, text: str, title: str | None = None) -> dict[str, Entity]:
-    raw = RawArticle(
-        id=doc_id(text),
-        title=title,
-        body=text,
-        source=Source(path="t.txt"),
-        ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
-    return {e.id: e for e in enricher.enrich(raw, datetime.now(UTC)).entities}
+    return {e.id: e for e in enricher.enrich(raw_article(text, title), NOW).entities}
 
 
 def test_three_spellings_one_canonical_entity(enricher: Enricher) -> None:
@@ -114,17 +109,15 @@ def test_names_outside_the_pack_are_found_and_marked(enricher: Enricher) -> None
 def test_one_word_names_need_their_vowels() -> None:
     """Vowel-free keys make short words collide; one-word names also need the strict key."""
     real = Enricher()
-    text = "Radio Korea said the Mosque will Create a Sudden Showdown in Time."
-    raw = RawArticle(
-        id=doc_id(text),
-        title=None,
-        body=text,
-        source=Source(path="t.txt"),
-        ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
-    found = {e.id for e in real.enrich(raw, datetime.now(UTC)).entities if e.in_pack}
-    assert not found & {"radaa", "cairo", "moscow", "crete", "sudan"}
-    text2 = "Forces from Cairo, Moscow and Sudan met in Crete."
-    raw2 = raw.model_copy(update={"body": text2, "id": doc_id(text2)})
-    names = {e.name for e in real.enrich(raw2, datetime.now(UTC)).entities}
+    found = ents(real, "Radio Korea said the Mosque will Create a Sudden Showdown in Time.")
+    assert not {i for i, e in found.items() if e.in_pack} & {
+        "radaa",
+        "cairo",
+        "moscow",
+        "crete",
+        "sudan",
+    }
+    names = {
+        e.name for e in ents(real, "Forces from Cairo, Moscow and Sudan met in Crete.").values()
+    }
     assert {"Cairo", "Moscow", "Crete"} <= names
