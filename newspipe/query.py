@@ -85,3 +85,26 @@ def stories(settings: Settings, size: int = 20) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def stories_per_topic_and_week(settings: Settings) -> dict[str, dict[str, int]]:
+    """Distinct stories per topic per ISO week (what Kibana would chart): topic -> week -> count."""
+    resp = _es(settings).search(
+        index=settings.es.alias,
+        size=0,
+        aggs={
+            "topics": {
+                "terms": {"field": "topics.id", "size": 50},
+                "aggs": {
+                    "weeks": {
+                        "date_histogram": {"field": "ingested_at", "calendar_interval": "week"},
+                        "aggs": {"stories": {"cardinality": {"field": "story.id"}}},
+                    }
+                },
+            }
+        },
+    )
+    return {
+        t["key"]: {w["key_as_string"][:10]: w["stories"]["value"] for w in t["weeks"]["buckets"]}
+        for t in resp["aggregations"]["topics"]["buckets"]
+    }

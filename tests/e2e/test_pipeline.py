@@ -182,3 +182,13 @@ def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
     listed = {s["story"]: s for s in stories(pipeline.settings, 50)}
     assert sum(s["size"] for s in listed.values()) == pipeline.count()
     assert max(s["size"] for s in listed.values()) >= 2  # seeds 000 and 001: one story
+
+
+def test_distinct_stories_per_topic_and_week(pipeline: Pipeline) -> None:
+    from newspipe.query import stories_per_topic_and_week
+
+    docs = pipeline.docs()
+    counts = stories_per_topic_and_week(pipeline.settings)
+    expected = {d["story"]["id"] for d in docs if any(t["id"] == "jmc-5plus5" for t in d["topics"])}
+    assert sum(counts["jmc-5plus5"].values()) == len(expected)
+    assert len(expected) < sum(1 for d in docs if any(t["id"] == "jmc-5plus5" for t in d["topics"]))
