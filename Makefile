@@ -11,7 +11,7 @@ TEST_ENV := NEWSPIPE_STACK__KAFKA_PORT=19092 NEWSPIPE_STACK__KAFKA_CONTROLLER_PO
 	NEWSPIPE_STACK__STATE_DIR=$(TEST_STATE) \
 	NEWSPIPE_KAFKA__BOOTSTRAP=127.0.0.1:19092 NEWSPIPE_ES__URL=http://127.0.0.1:19200
 
-.PHONY: install run test check unit stack-up stack-down bench clean
+.PHONY: install run test check unit bench clean
 
 install: $(VENV)/.installed
 
@@ -36,7 +36,8 @@ unit: install
 
 test: check
 	$(TEST_ENV) $(PY) -m newspipe stack up
-	set +e; $(TEST_ENV) $(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	set +e; $(TEST_ENV) NEWSPIPE_TESTS_NEED_STACK=1 $(PY) -m pytest -q -p no:cacheprovider tests; \
+	rc=$$?; \
 	$(TEST_ENV) $(PY) -m newspipe stack down; exit $$rc
 
 bench: install

@@ -47,10 +47,6 @@ class _Model(BaseModel):
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
 
-    @classmethod
-    def from_bytes(cls, data: bytes | str) -> _Model:
-        return cls.model_validate_json(data)
-
 
 class Source(_Model):
     path: str

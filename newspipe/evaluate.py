@@ -153,17 +153,14 @@ def _root(item: str, parent: dict[str, str | None]) -> str:
 
 def evaluate_links(labels_file: Path, root: Path | None = None) -> dict[str, Any]:
     """Pairwise P/R/F1 of near-duplicate groups and of stories, files taken in sorted order."""
-    from newspipe.offline import enrich_paths
+    from newspipe.offline import enrich_files
 
     root = root or Path.cwd()
     items = yaml.safe_load(labels_file.read_text("utf-8"))["articles"]
     files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
-    docs = {d.id: d for d in enrich_paths(files)}
-    ids = {}
-    for f in files:  # exact copies share one id, hence one document
-        raw = parse(f.name, f.read_bytes(), datetime.now(UTC))
-        assert isinstance(raw, RawArticle), f"{f}: {raw}"
-        ids[str(f)] = raw.id
+    found, by_path = enrich_files(files)
+    docs = {d.id: d for d in found}
+    ids = {str(f): doc_id for f, doc_id in by_path.items()}  # exact copies share one document
     parent = {
         str(root / i["file"]): (
             str(root / i["near_duplicate_of"]) if i.get("near_duplicate_of") else None

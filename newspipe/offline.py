@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from newspipe.contract import EnrichedArticle, utcnow
 from services.enrich.core import Enricher
@@ -18,28 +17,25 @@ from services.ingest.parse import Rejected, parse
 from services.ingest.watch import article_files
 
 
-def enrich_paths(paths: list[Path], enricher: Enricher | None = None) -> Iterator[EnrichedArticle]:
+def enrich_files(
+    files: list[Path], enricher: Enricher | None = None
+) -> tuple[list[EnrichedArticle], dict[Path, str]]:
+    """Documents in first-seen order with their final decisions (corrections applied), and the
+    article id of each parsed file (exact copies share one id, hence one document)."""
     enricher = enricher or Enricher()
-    store: dict[str, dict[str, Any]] = {}
-    linker = Linker(store)
-    files = [f for p in paths for f in (article_files(p) if p.is_dir() else [p])]
+    linker = Linker({})
     docs: dict[str, EnrichedArticle] = {}
-    order: list[str] = []
+    ids: dict[Path, str] = {}
     for path in files:
         raw = parse(str(path), path.read_bytes(), datetime.now(UTC))
         if isinstance(raw, Rejected):
             continue
         decided, _updates = linker.observe(enricher.enrich(raw, utcnow()))
-        if decided.id not in docs:
-            order.append(decided.id)
-        docs[decided.id] = decided
-    for doc_id in order:  # final decisions, corrections applied
-        rec = store[doc_id]
-        doc = docs[doc_id]
-        yield doc.model_copy(
-            update={
-                "dedup": doc.dedup.model_copy(update={"duplicate_of": rec["dup"]}),
-                "story": doc.story.model_copy(update={"id": rec["story"]}),
-                "link_version": rec["v"],
-            }
-        )
+        docs.setdefault(decided.id, decided)
+        ids[path] = decided.id
+    return [linker.decided(doc) for doc in docs.values()], ids
+
+
+def enrich_paths(paths: list[Path], enricher: Enricher | None = None) -> Iterator[EnrichedArticle]:
+    files = [f for p in paths for f in (article_files(p) if p.is_dir() else [p])]
+    yield from enrich_files(files, enricher)[0]

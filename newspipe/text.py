@@ -58,6 +58,15 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
+def paragraph_end(text: str, start: int, cap: int) -> int:
+    """End of the paragraph that begins at or after `start` (blank lines skipped), at most `cap`
+    characters on: the lead, or the paragraph after it."""
+    while start < len(text) and text[start] in "\n ":
+        start += 1
+    nl = text.find("\n", start)
+    return min(nl if nl != -1 else len(text), start + cap)
+
+
 def normalise_body(body: str) -> str:
     """The form an article's identity is computed on: folded, whitespace collapsed."""
     return _WS.sub(" ", fold(body)).strip()

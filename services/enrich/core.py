@@ -20,7 +20,7 @@ from services.enrich.events import event_features
 from services.enrich.knowledge import PACK_DIR, load_gazetteer, load_lexicon, load_topics
 from services.enrich.names import TOKEN, is_arabic
 from services.enrich.newnames import find_new_names
-from services.enrich.topics import Tagger, _lead_end
+from services.enrich.topics import Tagger, lead_end
 
 _AR_CLITIC_ARTICLE = ("وال", "بال", "فال", "كال", "لل", "ال")
 
@@ -57,7 +57,7 @@ class Enricher:
             story=Story(id=raw.id),
             search_text=search_text(text),
             event=event_features(
-                text, _lead_end(text, title_end), mentions, entities, self.kinds, raw.published_at
+                text, lead_end(text, title_end), mentions, entities, self.kinds, raw.published_at
             ),
         )
 

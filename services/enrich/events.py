@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from newspipe.contract import Entity
-from newspipe.text import fold
+from newspipe.text import fold, paragraph_end
 from services.enrich.entities import Mention
 
 PLACE_KINDS = frozenset({"city", "town", "capital", "oasis", "base", "landmark", "crossing"})
@@ -96,11 +96,7 @@ def event_features(
     published: datetime | None,
 ) -> dict[str, list[str]]:
     # Who: the first two paragraphs (seed 000 names the two generals in its second paragraph).
-    start = lead_end
-    while start < len(text) and text[start] in "\n ":
-        start += 1
-    second = text.find("\n", start)
-    actors_end = min(second if second != -1 else len(text), lead_end + 1200)
+    actors_end = paragraph_end(text, lead_end, 1200)
     return {
         "actors": principal_people(mentions, entities, actors_end),
         "lead_actors": principal_people(mentions, entities, lead_end, repeated=False),

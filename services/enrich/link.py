@@ -128,11 +128,9 @@ class Linker:
         self.store[doc.id] = rec
         self._index(doc.id, rec)
         changed = self._merge_dups(doc.id, rec) | self._merge_story(doc.id, rec)
-        changed.discard(doc.id)
-        for mid in changed:
-            self.store[mid] = self.store[mid]  # write back: a table persists on assignment
+        changed.discard(doc.id)  # _relabel stored every changed record (a table persists on set)
         updates = [self._update(mid) for mid in sorted(changed)]
-        return self._decided(doc, self.store[doc.id]), updates
+        return self.decided(doc), updates
 
     def _again(self, doc: EnrichedArticle, rec: dict[str, Any]) -> EnrichedArticle:
         """A replay or an exact copy from another source: same decision, sources merged."""
@@ -140,9 +138,11 @@ class Linker:
         if src not in rec["sources"]:
             rec = {**rec, "sources": [*rec["sources"], src]}
             self.store[doc.id] = rec
-        return self._decided(doc, rec)
+        return self.decided(doc)
 
-    def _decided(self, doc: EnrichedArticle, rec: dict[str, Any]) -> EnrichedArticle:
+    def decided(self, doc: EnrichedArticle) -> EnrichedArticle:
+        """`doc` with the current decisions about it (first-seen time, sources, links)."""
+        rec = self.store[doc.id]
         return doc.model_copy(
             update={
                 "ingested_at": datetime.fromisoformat(rec["ts"]),

@@ -12,7 +12,7 @@ from typing import Any
 import ahocorasick
 
 from newspipe.contract import Entity, Topic
-from newspipe.text import fold
+from newspipe.text import fold, paragraph_end
 from services.enrich.names import is_arabic
 
 TITLE_FACTOR, LEAD_FACTOR, BODY_FACTOR = 2.0, 1.5, 1.0
@@ -52,7 +52,7 @@ class Tagger:
     def tag(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
         text = fold(f"{title}\n\n{body}" if title else body)
         title_end = len(fold(title)) + 1 if title else 0
-        lead_end = _lead_end(text, title_end)
+        lead = lead_end(text, title_end)
         hits: dict[tuple[str, str], list[float]] = defaultdict(list)  # (topic, phrase) -> factors
         weights: dict[tuple[str, str], float] = {}
         for end, cue in self._matches(text):
@@ -60,7 +60,7 @@ class Tagger:
             factor = (
                 TITLE_FACTOR
                 if start < title_end
-                else (LEAD_FACTOR if start < lead_end else BODY_FACTOR)
+                else (LEAD_FACTOR if start < lead else BODY_FACTOR)
             )
             hits[(cue.topic, cue.phrase)].append(factor)
             weights[(cue.topic, cue.phrase)] = cue.weight
@@ -113,10 +113,6 @@ def _clitic_left(text: str, start: int) -> bool:
     return i == 0 or not text[i - 1].isalnum()
 
 
-def _lead_end(text: str, title_end: int) -> int:
-    """End of the first paragraph after the title (or of the first ~400 characters)."""
-    body_start = title_end
-    while body_start < len(text) and text[body_start] == "\n":
-        body_start += 1
-    nl = text.find("\n", body_start)
-    return min(nl if nl != -1 else len(text), body_start + 600)
+def lead_end(text: str, title_end: int) -> int:
+    """End of the first paragraph after the title, at most 600 characters of it."""
+    return paragraph_end(text, title_end, 600)

@@ -34,7 +34,7 @@ def to_action(kind: bytes | None, value: bytes, index: str) -> dict[str, Any]:
     return {"_op_type": "index", "_index": index, "_id": doc.id, "_source": source}
 
 
-def classify(status: int, error: object) -> Outcome:
+def classify(status: int) -> Outcome:
     if 200 <= status < 300:
         return "ok"
     if status in _RETRYABLE_STATUS or status >= 500:

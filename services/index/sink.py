@@ -119,7 +119,7 @@ class Sink:
             statuses = self._bulk([a for a, _ in pending])
             retry_later = []
             for (action, origin), (status, error) in zip(pending, statuses, strict=True):
-                outcome = classify(status, error)
+                outcome = classify(status)
                 if outcome == "ok":
                     written += 1
                 elif outcome == "reject":

@@ -162,14 +162,11 @@ def replay(kafka: KafkaSettings, paths: Iterable[Path]) -> dict[str, int]:
     counts = {"published": 0, "rejected": 0}
     futures = []
     for path in tqdm(files, desc="replay", unit="file"):
-        outcome = parse(path.name, path.read_bytes(), datetime.now(UTC))
+        outcome = parse(str(path), path.read_bytes(), datetime.now(UTC))
         if isinstance(outcome, Rejected):
             counts["rejected"] += 1
             log.warning("not published %s: %s", path, outcome.reason)
             continue
-        outcome = outcome.model_copy(
-            update={"source": outcome.source.model_copy(update={"path": str(path)})}
-        )
         futures.append(publisher.send(outcome))
     for future in futures:
         future.get(timeout=60)  # type: ignore[attr-defined]
