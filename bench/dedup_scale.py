@@ -1,7 +1,10 @@
-"""Dedup and story linking at archive scale: N generated articles (a known share of them copies
-with a new byline, a footer, small edits or truncation). Prints throughput of signature + linking,
-the per-article cost over the first and the last 10 % of the archive (it must stay flat), the
-memory held by the link state, and the copy-detection recall/precision against the known truth.
+"""Dedup and story linking at archive scale: N generated articles, a known share of them copies
+(a new byline, a footer, small edits or truncation), fed to the same Linker the faust link agent
+runs, over the same kind of store (rocksdict, the rocksdb binding faust's table uses; records on
+disk). Prints, per tenth of the stream: the archive size, the CPU cost per article of the MinHash
+signature and of linking, the records compared per article and the process RSS; then the cost at
+10,000 against 100,000 articles (it must stay flat), the memory held, and copy recall/precision
+against the known truth.
 
     .venv/bin/python bench/dedup_scale.py [--docs 100000] [--copies 0.2]
 """
@@ -9,16 +12,21 @@ memory held by the link state, and the copy-detection recall/precision against t
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
-import resource
+import shutil
+import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
+from rocksdict import Rdict
 
-from newspipe.contract import Dedup, EnrichedArticle, Source, Story, doc_id
+from newspipe.contract import Dedup, EnrichedArticle, Entity, Source, Story, doc_id
 from services.enrich.dedup import signature
 from services.enrich.link import Linker
 
@@ -86,9 +94,16 @@ WORDS = [
     "brigade",
     "militia",
 ]
-ACTORS = [f"person-{i}" for i in range(5000)]  # a realistic long tail of actors
+# Actors and places are drawn Zipf-like (rank^-1), as names are in news: a few (Haftar, UNSMIL,
+# Tripoli) are in a large share of articles, most appear rarely.
+ACTORS = [f"person-{i}" for i in range(5000)]
 PLACES = [f"city-{i}" for i in range(300)]
+ORGS = [f"org-{i}" for i in range(400)]
+ACTOR_CUM = list(itertools.accumulate(1 / r for r in range(1, len(ACTORS) + 1)))
+PLACE_CUM = list(itertools.accumulate(1 / r for r in range(1, len(PLACES) + 1)))
+ORG_CUM = list(itertools.accumulate(1 / r for r in range(1, len(ORGS) + 1)))
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+SECONDS_APART = 30  # ~2,880 articles a day: the 10-day story window holds ~29,000 of them
 
 
 def article(rng: random.Random) -> str:
@@ -96,6 +111,23 @@ def article(rng: random.Random) -> str:
     for _ in range(rng.randint(5, 9)):
         paras.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 70))) + ".")
     return "\n".join(paras)
+
+
+Event = tuple[dict[str, list[str]], list[Entity]]
+
+
+def event(rng: random.Random) -> Event:
+    """Event evidence and the entity list an article would get from enrichment."""
+    actors = list(dict.fromkeys(rng.choices(ACTORS, cum_weights=ACTOR_CUM, k=rng.randint(1, 4))))
+    places = list(dict.fromkeys(rng.choices(PLACES, cum_weights=PLACE_CUM, k=rng.randint(1, 3))))
+    orgs = list(dict.fromkeys(rng.choices(ORGS, cum_weights=ORG_CUM, k=rng.randint(1, 3))))
+    entities = [
+        Entity(id=e, name=e, type=kind, mentions=[e], count=rng.randint(1, 4))
+        for kind, ids in (("PERSON", actors), ("LOC", ["libya", *places]), ("ORG", orgs))
+        for e in ids
+    ]
+    evidence = {"actors": actors, "lead_actors": actors[:1], "places": places[:1], "dates": []}
+    return evidence, entities
 
 
 def copy_of(body: str, rng: random.Random) -> str:
@@ -113,10 +145,9 @@ def copy_of(body: str, rng: random.Random) -> str:
     return "\n".join(paras[: max(2, len(paras) * 7 // 10)])
 
 
-def enriched(body: str, i: int, rng: random.Random) -> EnrichedArticle:
-    rng = random.Random(doc_id(body.split("\n")[-1][-200:]))  # a copy keeps its event
+def enriched(body: str, i: int, ev: Event) -> EnrichedArticle:
     sig, n = signature(body)
-    ts = T0 + timedelta(seconds=30 * i)  # ~ 2,880 articles a day
+    ts = T0 + timedelta(seconds=SECONDS_APART * i)
     return EnrichedArticle(
         id=doc_id(body),
         title=None,
@@ -127,25 +158,34 @@ def enriched(body: str, i: int, rng: random.Random) -> EnrichedArticle:
         enriched_at=ts,
         dedup=Dedup(content_hash="", minhash=sig, shingles=n),
         story=Story(id=""),
-        event={"actors": rng.sample(ACTORS, 2), "places": [rng.choice(PLACES)], "dates": []},
+        event=ev[0],
+        entities=ev[1],
     )
 
 
-class SerializedStore(dict):  # type: ignore[type-arg]
-    """Holds records as JSON bytes, as the rocksdb-backed faust table does (on disk there)."""
+class RocksStore(MutableMapping[str, Any]):
+    """Records as JSON in rocksdb, as faust's rocksdb table store keeps them (on disk)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = Rdict(str(path))
 
     def __getitem__(self, key: str) -> Any:
-        return orjson.loads(super().__getitem__(key))
+        raw = self.db.get(key.encode())
+        if raw is None:
+            raise KeyError(key)
+        return orjson.loads(raw)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, orjson.dumps(value))
+        self.db[key.encode()] = orjson.dumps(value)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = super().get(key)
-        return default if raw is None else orjson.loads(raw)
+    def __delitem__(self, key: str) -> None:
+        del self.db[key.encode()]
 
-    def items(self) -> Any:
-        return ((k, orjson.loads(v)) for k, v in super().items())
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode() for k in self.db.keys())  # noqa: SIM118 (Rdict iterates by index)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.db.keys())  # noqa: SIM118
 
 
 def rss_mb() -> float:
@@ -153,7 +193,11 @@ def rss_mb() -> float:
         for line in f:
             if line.startswith("VmRSS"):
                 return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def du_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
 def main() -> None:
@@ -162,46 +206,96 @@ def main() -> None:
     ap.add_argument("--copies", type=float, default=0.2)
     args = ap.parse_args()
     rng = random.Random(42)
-    originals: deque[str] = deque(maxlen=2000)  # bounded: the generator's memory stays flat
-    truth: dict[str, str | None] = {}
-    store = SerializedStore()
+    work = Path(tempfile.mkdtemp(prefix="newspipe-dedup-bench-"))
+    try:
+        run(args.docs, args.copies, rng, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(docs: int, share: float, rng: random.Random, work: Path) -> None:
+    # Generator state is bounded (2,000 recent originals) and the truth is kept on disk, so the
+    # RSS growth measured is the linker's.
+    originals: deque[tuple[str, Event]] = deque(maxlen=2000)
+    truth = Rdict(str(work / "truth"))  # id -> id of the original, or b"" for an original
+    store = RocksStore(work / "members")
     linker = Linker(store)
     rss0 = rss_mb()
-    window = max(1, args.docs // 10)
-    marks: list[float] = []
+    tenth = max(1, docs // 10)
+    rows = []
+    sig_t = link_t = 0.0
+    compared0 = 0
     start = time.process_time()
-    for i in range(args.docs):
-        if originals and rng.random() < args.copies:
-            src = rng.choice(originals)
+    for i in range(docs):
+        if originals and rng.random() < share:
+            src, ev = rng.choice(originals)
             body, origin = copy_of(src, rng), doc_id(src)
         else:
-            body, origin = article(rng), None
-            originals.append(body)
-        t = time.process_time()
-        doc = enriched(body, i, rng)
-        _decided, _ = linker.observe(doc)
-        marks.append(time.process_time() - t)
-        truth.setdefault(doc.id, origin)
+            body, origin, ev = article(rng), "", event(rng)
+            originals.append((body, ev))
+        t0 = time.process_time()
+        doc = enriched(body, i, ev)
+        t1 = time.process_time()
+        linker.observe(doc)
+        t2 = time.process_time()
+        sig_t, link_t = sig_t + t1 - t0, link_t + t2 - t1
+        if doc.id.encode() not in truth:
+            truth[doc.id.encode()] = origin.encode()
+        if (i + 1) % tenth == 0:
+            rows.append(
+                (i + 1, sig_t / tenth, link_t / tenth, linker.compared - compared0, rss_mb())
+            )
+            sig_t = link_t = 0.0
+            compared0 = linker.compared
     total = time.process_time() - start
-    first, last = sum(marks[:window]) / window, sum(marks[-window:]) / window
-    found = {k: rec["dup"] for k, rec in store.items()}
-    stored = sum(len(v) for v in dict.values(store)) / 2**20
-    copies = [k for k, v in truth.items() if v]
-    tp = sum(1 for k in copies if found.get(k) is not None)
-    fp = sum(1 for k, v in truth.items() if v is None and found.get(k) is not None)
-    print(f"articles: {args.docs:,} ({len(copies):,} copies), CPU time {total:.1f} s")
-    print(f"throughput (signature + link, one core): {args.docs / total:,.0f} docs/s")
+    report(docs, total, rows, tenth, rss0, linker, store, truth, work)
+
+
+def report(
+    docs: int,
+    total: float,
+    rows: list[tuple[int, float, float, int, float]],
+    tenth: int,
+    rss0: float,
+    linker: Linker,
+    store: RocksStore,
+    truth: Rdict,
+    work: Path,
+) -> None:
     print(
-        f"per-article cost: first {window:,}: {first * 1e3:.3f} ms, last {window:,}: "
-        f"{last * 1e3:.3f} ms, ratio last/first {last / first:.2f}"
+        f"{'archive':>9} {'signature ms':>13} {'link ms':>8} {'total ms':>9} "
+        f"{'compared':>9} {'RSS MB':>7}"
     )
+    for n, sig, link, compared, rss in rows:
+        print(
+            f"{n:>9,} {sig * 1e3:>13.3f} {link * 1e3:>8.3f} {(sig + link) * 1e3:>9.3f} "
+            f"{compared / tenth:>9.1f} {rss:>7.0f}"
+        )
+    copies = tp = fp = 0
+    for key, origin in truth.items():
+        rec = store[key.decode()]
+        copies += bool(origin)
+        tp += bool(origin) and rec["dup"] is not None
+        fp += not origin and rec["dup"] is not None
+    print(f"articles: {docs:,} ({copies:,} distinct copies), CPU time {total:.1f} s")
+    print(f"throughput (signature + link, one core): {docs / total:,.0f} docs/s")
+    if len(rows) == 10:
+        (_, s1, l1, _, _), (_, s2, l2, _, _), (_, s10, l10, _, _) = rows[0], rows[1], rows[-1]
+        print(
+            f"per-article cost, archive at {rows[0][0]:,}-{rows[1][0]:,}: "
+            f"{(s2 + l2) * 1e3:.3f} ms; "
+            f"at {rows[-2][0]:,}-{rows[-1][0]:,}: {(s10 + l10) * 1e3:.3f} ms; "
+            f"ratio {(s10 + l10) / (s2 + l2):.2f} (linking alone {l10 / l2:.2f}); "
+            f"first {rows[0][0]:,} (window still filling): {(s1 + l1) * 1e3:.3f} ms"
+        )
     held = rss_mb() - rss0
+    index = linker.bands.keys.nbytes + linker.bands.vals.nbytes + len(linker.ids)
     print(
-        f"memory held (RSS growth): {held:.0f} MB ({held * 1024 / args.docs:.2f} KB/article), "
-        f"of which serialised member records {stored:.0f} MB (in production the rocksdb table, "
-        f"on disk) and in-memory indexes ~{held - stored:.0f} MB"
+        f"memory held: RSS growth {held:.0f} MB ({held * 1024 / docs:.2f} KB/article); "
+        f"band index + id table {index / 2**20:.1f} MB; member records on disk "
+        f"(rocksdb, as in the faust table) {du_mb(work / 'members'):.0f} MB"
     )
-    print(f"copies linked: recall {tp / max(1, len(copies)):.4f}, originals wrongly linked: {fp}")
+    print(f"copies linked: recall {tp / max(1, copies):.4f}, originals wrongly linked: {fp}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,11 @@ def doc_id(body: str) -> str:
     return hashlib.sha256(normalise_body(body).encode("utf-8")).hexdigest()
 
 
+ArticleId = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{64}$", description="doc_id() of the body: 64 hex digits")
+]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -57,7 +62,7 @@ class Source(_Model):
 class RawArticle(_Model):
     """What ingest publishes to news.raw."""
 
-    id: str
+    id: ArticleId
     title: str | None
     body: str
     source: Source
@@ -95,7 +100,7 @@ class Story(_Model):
 class EnrichedArticle(_Model):
     """What enrich publishes to news.enriched, and the Elasticsearch document."""
 
-    id: str
+    id: ArticleId
     title: str | None
     body: str
     language: str

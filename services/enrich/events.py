@@ -12,69 +12,38 @@ from newspipe.text import fold, paragraph_end
 from services.enrich.entities import Mention
 
 PLACE_KINDS = frozenset({"city", "town", "capital", "oasis", "base", "landmark", "crossing"})
-LOCATIVE = re.compile(r"(?:\bin|\bat|\bto|\bhosted by|\bà|\ben|\bau|\bفي|\bب)\s*(?:the\s+)?$")
+LOCATIVE = re.compile(
+    r"(?:\bin|\bat|\bto|\bhosted by|\bà|\ben|\bau|\bdans|\bفي|\bب)\s*"
+    r"(?:(?:the|la|le|l')\s*)?"  # "in the desert town of", "dans la ville de", "في مدينة"
+    r"(?:(?:\S+\s+){0,3}?(?:town|city|capital|oasis|ville|cite|localite|مدينة|بلدة)\s+"
+    r"(?:of\s+|de\s+|d')?)?$"
+)
+# Month names as they are folded (newspipe.text.fold), with abbreviations; Arabic in both the
+# Egyptian/Maghrebi and the Levantine series ("أكتوبر/تشرين الأول").
+_MONTH_NAMES = (
+    ("january jan", "janvier janv", "يناير", "كانون الثاني", "جانفي"),
+    ("february feb", "fevrier fevr fev", "فبراير", "شباط", "فيفري"),
+    ("march mar", "mars", "مارس", "اذار"),
+    ("april apr", "avril avr", "ابريل", "نيسان", "افريل"),
+    ("may", "mai", "مايو", "ايار", "ماي"),
+    ("june jun", "juin", "يونيو", "حزيران", "جوان"),
+    ("july jul", "juillet juil", "يوليو", "تموز", "جويلية"),
+    ("august aug", "aout", "اغسطس", "اب", "اوت"),
+    ("september sept sep", "septembre", "سبتمبر", "ايلول"),
+    ("october oct", "octobre", "اكتوبر", "تشرين الاول"),
+    ("november nov", "novembre", "نوفمبر", "تشرين الثاني"),
+    ("december dec", "decembre", "ديسمبر", "كانون الاول"),
+)
 MONTHS = {
-    **{
-        m: i + 1
-        for i, m in enumerate(
-            [
-                "january",
-                "february",
-                "march",
-                "april",
-                "may",
-                "june",
-                "july",
-                "august",
-                "september",
-                "october",
-                "november",
-                "december",
-            ]
-        )
-    },
-    **{
-        m: i + 1
-        for i, m in enumerate(
-            [
-                "janvier",
-                "fevrier",
-                "mars",
-                "avril",
-                "mai",
-                "juin",
-                "juillet",
-                "aout",
-                "septembre",
-                "octobre",
-                "novembre",
-                "decembre",
-            ]
-        )
-    },
-    **{
-        m: i + 1
-        for i, m in enumerate(
-            [
-                "يناير",
-                "فبراير",
-                "مارس",
-                "ابريل",
-                "مايو",
-                "يونيو",
-                "يوليو",
-                "اغسطس",
-                "سبتمبر",
-                "اكتوبر",
-                "نوفمبر",
-                "ديسمبر",
-            ]
-        )
-    },
+    fold(name): i + 1
+    for i, variants in enumerate(_MONTH_NAMES)
+    for group in variants
+    for name in (group.split() if group.isascii() else [group])
 }
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
-_DATE_MDY = re.compile(rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})")
-_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({_MONTH})\s+(\d{{4}})")
+_YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"  # optional: datelines and most leads leave it out
+_DATE_MDY = re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?!\d)(?:st|nd|rd|th)?{_YEAR}")
+_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({_MONTH})\b\.?(?:\s*/\s*(?:{_MONTH})\b)?{_YEAR}")
 WEEKDAYS = {
     w: i
     for i, w in enumerate(
@@ -135,21 +104,39 @@ def event_places(
 
 
 def event_dates(lead: str, published: datetime | None) -> list[str]:
+    """ISO dates in the lead; a date without its year is given the publication's year (or the
+    year before, if that puts it after publication), else kept as "--MM-DD" (ISO 8601)."""
     folded = fold(lead)
-    found: list[date] = []
+    found: set[str] = set()
     for m in _DATE_MDY.finditer(folded):
-        found += _mk(int(m.group(3)), MONTHS[m.group(1)], int(m.group(2)))
+        found.update(_mk(m.group(3), MONTHS[m.group(1)], int(m.group(2)), published))
     for m in _DATE_DMY.finditer(folded):
-        found += _mk(int(m.group(3)), MONTHS[m.group(2)], int(m.group(1)))
+        found.update(_mk(m.group(3), MONTHS[m.group(2)], int(m.group(1)), published))
     if published and not found:
         for m in _WEEKDAY.finditer(folded):
             back = (published.weekday() - WEEKDAYS[m.group(1)]) % 7
-            found.append((published - timedelta(days=back)).date())
-    return sorted({d.isoformat() for d in found})
+            found.add((published - timedelta(days=back)).date().isoformat())
+    return sorted(found)
 
 
-def _mk(y: int, mo: int, d: int) -> list[date]:
+def _mk(year: str | None, mo: int, d: int, published: datetime | None) -> list[str]:
     try:
-        return [date(y, mo, d)]
+        date(2000, mo, d)  # a leap year: every valid month-day
     except ValueError:
         return []
+    if year is None and published is None:
+        return [f"--{mo:02d}-{d:02d}"]
+    if year is None and published is not None:
+        guess = _valid(published.year, mo, d)
+        if guess is not None and guess > published.date() + timedelta(days=2):
+            guess = _valid(published.year - 1, mo, d)
+        return [guess.isoformat()] if guess else []
+    full = _valid(int(year or 0), mo, d)
+    return [full.isoformat()] if full else []
+
+
+def _valid(y: int, mo: int, d: int) -> date | None:
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        return None

@@ -101,3 +101,20 @@ def load_lexicon(pack_dir: Path = PACK_DIR) -> dict[str, list[str]]:
     data = yaml.safe_load(path.read_text("utf-8")) if path.exists() else {}
     # str(): YAML 1.1 reads bare "on" or "no" as booleans.
     return {k: [fold(str(w)) for w in v] for k, v in (data or {}).items()}
+
+
+@dataclass(frozen=True)
+class LinkingWeights:
+    type_weight: dict[str, float]
+    background: frozenset[str]
+    background_weight: float
+
+
+def load_linking(pack_dir: Path = PACK_DIR) -> LinkingWeights:
+    """Weights of shared entities as story evidence (knowledge/linking.yaml)."""
+    data = yaml.safe_load((pack_dir / "linking.yaml").read_text("utf-8"))
+    return LinkingWeights(
+        type_weight={str(k): float(v) for k, v in data["type_weight"].items()},
+        background=frozenset(data["background"]),
+        background_weight=float(data["background_weight"]),
+    )

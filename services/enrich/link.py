@@ -1,7 +1,7 @@
 """Near-duplicate groups and stories across the archive (pure; the store is passed in).
 
 Every article is a member record in `store` (a faust table with a changelog in production, a dict
-in tests). The LSH band index and the actor/place index are rebuilt in memory from the store.
+in tests). The LSH band index and the entity-key index are rebuilt in memory from the store.
 Earliest-seen is decided by (ingested_at, id) carried in the message, never by arrival order:
 when an earlier article joins a group or story, the later members get a correction.
 """
@@ -9,23 +9,53 @@ when an earlier article joins a group or story, the later members get a correcti
 from __future__ import annotations
 
 import base64
+import math
 from collections import defaultdict, deque
 from collections.abc import MutableMapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 
-from newspipe.contract import EnrichedArticle, LinkUpdate, Story
+from newspipe.contract import EnrichedArticle, Entity, LinkUpdate, Story
+from services.enrich.knowledge import LinkingWeights, load_linking
 from services.enrich.lsh import BandIndex, band_keys
 
 BANDS, ROWS = 20, 3  # 60 permutations; P(candidate | Jaccard 0.5) = 0.93, | 0.2 = 0.15
 NEAR_DUP_JACCARD = 0.5
 NEAR_DUP_CONTAINMENT = 0.8  # a truncated copy: most of its shingles are in the original
 STORY_JACCARD = 0.25
+STORY_AFFINITY = 0.45  # weighted Jaccard of entity profiles (knowledge/linking.yaml)
 STORY_WINDOW_DAYS = 10
 DATE_TOLERANCE_DAYS = 2
-RECENT_PER_KEY = 64  # story candidates per actor: bounds the per-article cost (flat at scale)
+RECENT_PER_KEY = 32  # story candidates per actor, and only within the story window: with
+# PER_BUCKET below, this bounds the comparisons per article whatever the size of the archive
+CACHE_RECORDS = 8192  # decoded member records kept (~2 KB each)
+PER_BUCKET = 256  # newest members read from one LSH bucket (a boilerplate-only bucket can grow)
+
+
+WEIGHTS = load_linking()
+PROFILE_KEYS = 6  # an article's heaviest entities are its candidate keys
+
+
+def profile(entities: list[Entity], weights: LinkingWeights = WEIGHTS) -> dict[str, float]:
+    """Entity id -> weight: type x (1 + ln count), background entities weighed down."""
+    out = {}
+    for e in entities:
+        if e.id.startswith("ambiguous:") or not e.in_pack:
+            continue
+        w = weights.type_weight.get(e.type, 1.0) * (1 + math.log(max(1, e.count)))
+        if e.id in weights.background:
+            w *= weights.background_weight
+        out[e.id] = round(w, 3)
+    return out
+
+
+def affinity(a: dict[str, float], b: dict[str, float]) -> float:
+    """Weighted Jaccard of two entity profiles."""
+    keys = a.keys() | b.keys()
+    top = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
+    return sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / top if top else 0.0
 
 
 def pack_sig(sig: list[int]) -> str:
@@ -59,19 +89,32 @@ def same_event(a: dict[str, Any], b: dict[str, Any]) -> bool:
         a["dates"] and b["dates"] and not _dates_close(a["dates"], b["dates"])
     ):
         return False
-    shared = len(set(a["actors"]) & set(b["actors"]))
+    shared = len((set(a["actors"]) & set(b["actors"])) - WEIGHTS.background)
     lead = set(a.get("lead_actors", ())) & set(b.get("lead_actors", ()))
     if shared >= 2 or (lead and pa & pb):
         return True
-    return jaccard(a, b) >= STORY_JACCARD
-
-
-def _day(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp() / 86400
+    return affinity(a["ents"], b["ents"]) >= STORY_AFFINITY or jaccard(a, b) >= STORY_JACCARD
 
 
 def _dates_close(xs: list[str], ys: list[str]) -> bool:
-    return any(abs(_day(x) - _day(y)) <= DATE_TOLERANCE_DAYS for x in xs for y in ys)
+    return any(_days_apart(x, y) <= DATE_TOLERANCE_DAYS for x in xs for y in ys)
+
+
+def _days_apart(x: str, y: str) -> int:
+    """Days between two ISO dates; by month and day alone (across New Year) when either lacks its
+    year ("--MM-DD")."""
+    if not x.startswith("--") and not y.startswith("--"):
+        return abs((date.fromisoformat(x) - date.fromisoformat(y)).days)
+    dx, dy = (date.fromisoformat("2000" + v[-6:]).timetuple().tm_yday for v in (x, y))
+    return min(abs(dx - dy), 366 - abs(dx - dy))
+
+
+def _keys(rec: dict[str, Any]) -> list[str]:
+    """Story candidate keys: the article's heaviest entities, background ones left out (they are
+    in most articles, so they select nothing and their lists would be the longest)."""
+    ents = rec["ents"]
+    ranked = sorted((k for k in ents if k not in WEIGHTS.background), key=lambda k: (-ents[k], k))
+    return ranked[:PROFILE_KEYS]
 
 
 def _band_keys(rec: dict[str, Any]) -> list[int]:
@@ -89,6 +132,7 @@ def member_record(doc: EnrichedArticle) -> dict[str, Any]:
         "lead_actors": doc.event.get("lead_actors", []),
         "places": doc.event.get("places", []),
         "dates": doc.event.get("dates", []),
+        "ents": profile(doc.entities),
         "dup": None,
         "story": doc.id,
         "v": 0,
@@ -100,8 +144,12 @@ class Linker:
     def __init__(self, store: MutableMapping[str, dict[str, Any]]) -> None:
         self.store = store
         self.bands = BandIndex()
-        self.ids: list[str] = []  # ordinal -> article id (the band index holds ordinals)
-        self.recent: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=RECENT_PER_KEY))
+        self.ids = bytearray()  # ordinal -> article id, 32 raw bytes each (see _index)
+        self.recent: dict[str, deque[tuple[float, str]]] = defaultdict(
+            lambda: deque(maxlen=RECENT_PER_KEY)
+        )
+        self.cache: dict[str, dict[str, Any]] = {}  # insertion-ordered: evicts the oldest
+        self.compared = 0  # records read and compared so far (a counter for benchmarks/metrics)
         # Groups with two or more members only; an article alone is its own group implicitly.
         self.dup_groups: dict[str, set[str]] = {}
         self.stories: dict[str, set[str]] = {}
@@ -109,23 +157,23 @@ class Linker:
             self._index(mid, rec)
 
     def _index(self, mid: str, rec: dict[str, Any]) -> None:
-        ordinal = len(self.ids)
-        self.ids.append(mid)
-        for key in _band_keys(rec):
-            self.bands.add(key, ordinal)
-        for key in rec["actors"]:
-            self.recent[key].append(mid)
+        ordinal = len(self.ids) // 32
+        self.ids += bytes.fromhex(mid)
+        for band in _band_keys(rec):
+            self.bands.add(band, ordinal)
+        for key in _keys(rec):
+            self.recent[key].append((rec["day"], mid))
         for groups, root in ((self.dup_groups, rec["dup"]), (self.stories, rec["story"])):
             if root and root != mid:
                 groups.setdefault(root, {root}).add(mid)
 
     def observe(self, doc: EnrichedArticle) -> tuple[EnrichedArticle, list[LinkUpdate]]:
         """Decide duplicate_of and story for `doc`; corrections for members it precedes."""
-        old = self.store.get(doc.id)
+        old = self.store.get(doc.id)  # not cached: most articles are new
         if old is not None:
             return self._again(doc, old), []
         rec = member_record(doc)
-        self.store[doc.id] = rec
+        self._put(doc.id, rec)
         self._index(doc.id, rec)
         changed = self._merge_dups(doc.id, rec) | self._merge_story(doc.id, rec)
         changed.discard(doc.id)  # _relabel stored every changed record (a table persists on set)
@@ -137,12 +185,12 @@ class Linker:
         src = doc.source.model_dump(mode="json")
         if src not in rec["sources"]:
             rec = {**rec, "sources": [*rec["sources"], src]}
-            self.store[doc.id] = rec
+            self._put(doc.id, rec)
         return self.decided(doc)
 
     def decided(self, doc: EnrichedArticle) -> EnrichedArticle:
         """`doc` with the current decisions about it (first-seen time, sources, links)."""
-        rec = self.store[doc.id]
+        rec = self._get(doc.id)
         return doc.model_copy(
             update={
                 "ingested_at": datetime.fromisoformat(rec["ts"]),
@@ -153,57 +201,77 @@ class Linker:
             }
         )
 
+    def _get(self, mid: str) -> dict[str, Any]:
+        """A member record, through a small write-through cache: the story window's articles are
+        read again and again, and each table read is a rocksdb lookup plus JSON decoding."""
+        rec = self.cache.get(mid)
+        if rec is None:
+            rec = self.cache[mid] = self.store[mid]
+            if len(self.cache) > CACHE_RECORDS:
+                del self.cache[next(iter(self.cache))]  # the oldest insertion
+        return rec
+
+    def _put(self, mid: str, rec: dict[str, Any]) -> None:
+        self.store[mid] = rec  # the table persists on set (and logs it to the changelog)
+        self.cache.pop(mid, None)
+        self.cache[mid] = rec
+
     def _update(self, mid: str) -> LinkUpdate:
-        rec = self.store[mid]
+        rec = self._get(mid)
         return LinkUpdate(id=mid, duplicate_of=rec["dup"], story_id=rec["story"], version=rec["v"])
 
     def _order(self, mid: str) -> tuple[str, str]:
-        return (self.store[mid]["ts"], mid)
+        return (self._get(mid)["ts"], mid)
 
     def _candidates(self, rec: dict[str, Any]) -> set[str]:
-        return {self.ids[o] for key in _band_keys(rec) for o in self.bands.get(key)}
+        ords = {o for key in _band_keys(rec) for o in self.bands.get(key, PER_BUCKET)}
+        return {self.ids[32 * o : 32 * o + 32].hex() for o in ords}
 
     def _merge_dups(self, mid: str, rec: dict[str, Any]) -> set[str]:
-        roots = {
-            self.store[c]["dup"] or c
-            for c in self._candidates(rec)
-            if c != mid and near_duplicates(rec, self.store[c])
-        }
+        roots = set()
+        for c in self._candidates(rec) - {mid}:
+            other = self._get(c)
+            self.compared += 1
+            if near_duplicates(rec, other):
+                roots.add(other["dup"] or c)
         return self._relabel(mid, roots, "dup", self.dup_groups) if roots else set()
 
     def _merge_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
         """Join the story of the article's near-duplicates, else the one story whose candidate
         members mostly report the same event. Stories never merge with each other through a
         single look-alike: that is how chains of weak links glue unrelated events together."""
-        dup_root = self.store[mid]["dup"] or mid
+        dup_root = self._get(mid)["dup"] or mid
         group = self.dup_groups.get(dup_root, {dup_root})
-        roots = {self.store[c]["story"] for c in group if c != mid}
+        roots = {self._get(c)["story"] for c in group if c != mid}
         if not roots:
             roots = self._best_story(mid, rec)
         return self._relabel(mid, roots, "story", self.stories) if roots else set()
 
     def _best_story(self, mid: str, rec: dict[str, Any]) -> set[str]:
-        # Candidates: articles sharing an actor, or sharing wording (the LSH buckets). A place
-        # alone is too coarse a key (Tripoli is in most articles): it only confirms or refutes.
+        # Candidates: articles sharing one of the heaviest entities, or wording (the LSH buckets).
         cands = self._candidates(rec)
-        for key in rec["actors"]:
-            cands.update(self.recent[key])
+        for key in _keys(rec):  # out-of-window articles cannot be the same event: skip unread
+            cands.update(m for d, m in self.recent[key] if abs(d - rec["day"]) <= STORY_WINDOW_DAYS)
         cands.discard(mid)
-        votes: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # story -> [matches, seen]
+        # story -> [matches, seen, best affinity of a match]
+        votes: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
         for c in cands:
-            other = self.store[c]
+            other = self._get(c)
+            self.compared += 1
             tally = votes[other["story"]]
             tally[1] += 1
-            tally[0] += same_event(rec, other)
-        scored = [(m / n, m, s) for s, (m, n) in votes.items() if m and m * 2 >= n]
-        return {max(scored)[2]} if scored else set()
+            if same_event(rec, other):
+                tally[0] += 1
+                tally[2] = max(tally[2], affinity(rec["ents"], other["ents"]))
+        scored = [(m / n, a, m, s) for s, (m, n, a) in votes.items() if m and m * 2 >= n]
+        return {str(max(scored)[3])} if scored else set()
 
     def _relabel(
         self, mid: str, roots: set[str], field: str, groups: dict[str, set[str]]
     ) -> set[str]:
         """Merge `mid` and the groups of `roots` under the earliest-seen member; relabel only the
         members whose root changed (a late joiner costs O(1), not O(group))."""
-        own = self.store[mid][field] or mid
+        own = self._get(mid)[field] or mid
         roots = roots | {own}
         root = min(roots, key=self._order)  # a group's key is its earliest member
         merged = groups.pop(root, set()) | {root}
@@ -213,10 +281,10 @@ class Linker:
             members |= {mid} if mid not in merged else set()
             for m in members:
                 merged.add(m)
-                rec = self.store[m]
+                rec = self._get(m)
                 new = (None if m == root else root) if field == "dup" else root
                 if rec[field] != new:
-                    self.store[m] = {**rec, field: new, "v": rec["v"] + 1}
+                    self._put(m, {**rec, field: new, "v": rec["v"] + 1})
                     changed.add(m)
         groups[root] = merged
         return changed

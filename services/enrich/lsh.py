@@ -28,14 +28,18 @@ class BandIndex:
         if self.buffered >= MERGE_AT:
             self.merge()
 
-    def get(self, key: int) -> list[int]:
-        out = list(self.buffer.get(key, ()))
+    def get(self, key: int, newest: int | None = None) -> list[int]:
+        """Ordinals filed under `key`, oldest first; only the `newest` ones if given."""
+        out = self.buffer.get(key, [])
+        if newest is not None and len(out) >= newest:
+            return out[-newest:]
         k = np.uint64(key)
         lo = int(np.searchsorted(self.keys, k, side="left"))
         hi = int(np.searchsorted(self.keys, k, side="right"))
-        if hi > lo:
-            out.extend(int(v) for v in self.vals[lo:hi])
-        return out
+        if newest is not None:
+            lo = max(lo, hi - (newest - len(out)))
+        # A stable sort keeps each key's ordinals in insertion order, and the buffer is newer.
+        return [int(v) for v in self.vals[lo:hi]] + out if hi > lo else list(out)
 
     def merge(self) -> None:
         if not self.buffer:
