@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 from newspipe.contract import EnrichedArticle
@@ -57,3 +58,14 @@ def test_event_evidence_keys_are_mapped() -> None:
     event = Enricher().enrich(raw, datetime.now(UTC)).event
     props = build_template("x-*", languages=False)["template"]["mappings"]["properties"]
     assert set(event) <= set(props["event"]["properties"])
+
+
+def test_article_id_must_be_a_body_hash() -> None:
+    import pydantic
+
+    from newspipe.contract import RawArticle
+
+    raw = {"title": None, "body": "b", "source": {"path": "p"}, "ingested_at": "2024-01-01T00:00Z"}
+    with pytest.raises(pydantic.ValidationError, match="id"):
+        RawArticle.model_validate({**raw, "id": "not-a-hash"})
+    assert RawArticle.model_validate({**raw, "id": "a" * 64}).id == "a" * 64

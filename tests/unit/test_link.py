@@ -103,3 +103,83 @@ def test_state_survives_a_restart(enricher: Enricher) -> None:
     Linker(store).observe(_doc(enricher, v["original"], 0))
     decided, _ = Linker(store).observe(_doc(enricher, v["truncated"], 5))  # index rebuilt
     assert decided.dedup.duplicate_of == doc_id(v["original"])
+
+
+def _synthetic(n: int, entities: list[tuple[str, str, int]], dates: list[str], day: int) -> Any:
+    """An article with a given entity list and event dates (no wording in common with others)."""
+    from newspipe.contract import Dedup, EnrichedArticle, Entity, Story
+    from services.enrich.dedup import signature
+
+    body = f"article {n} " + " ".join(f"w{n}x{i}" for i in range(60))
+    sig, shingles = signature(body)
+    when = T0 + timedelta(days=day, minutes=n)
+    return EnrichedArticle(
+        id=doc_id(body),
+        title=None,
+        body=body,
+        language="en",
+        source=Source(path=f"{n}.txt"),
+        ingested_at=when,
+        enriched_at=when,
+        entities=[Entity(id=i, name=i, type=t, mentions=[i], count=c) for i, t, c in entities],
+        dedup=Dedup(content_hash="", minhash=sig, shingles=shingles),
+        story=Story(id=""),
+        event={"actors": [], "lead_actors": [], "places": ["ghadames"], "dates": dates},
+    )
+
+
+GHADAMES = [
+    ("ghadames", "LOC", 4),
+    ("stephanie-williams", "PERSON", 2),
+    ("sebha", "LOC", 1),
+    ("brega", "LOC", 1),
+    ("petroleum-facilities-guard", "ORG", 1),
+    ("libya", "LOC", 3),
+]
+
+
+def test_shared_entity_profile_joins_a_story_without_shared_wording_or_people() -> None:
+    store: dict[str, dict[str, Any]] = {}
+    linker = Linker(store)
+    first = _synthetic(1, GHADAMES, ["--11-03"], day=0)
+    second = _synthetic(2, GHADAMES[:5], [], day=0)
+    linker.observe(first)
+    decided, _ = linker.observe(second)
+    assert decided.story.id == first.id
+    assert decided.dedup.duplicate_of is None  # same event, not a copy
+
+
+def test_conflicting_date_or_a_thin_profile_is_another_story() -> None:
+    linker = Linker({})
+    first = _synthetic(1, GHADAMES, ["--11-03"], day=0)
+    other_date = _synthetic(2, GHADAMES, ["--02-08"], day=0)
+    background_only = _synthetic(3, [("libya", "LOC", 3), ("ghadames", "LOC", 1)], [], day=0)
+    linker.observe(first)
+    for doc in (other_date, background_only):
+        decided, _ = linker.observe(doc)
+        assert decided.story.id == doc.id
+
+
+def test_articles_outside_the_story_window_are_not_read() -> None:
+    linker = Linker({})
+    linker.observe(_synthetic(1, GHADAMES, [], day=0))
+    before = linker.compared
+    late = _synthetic(2, GHADAMES, [], day=30)
+    decided, _ = linker.observe(late)
+    assert decided.story.id == late.id
+    assert linker.compared == before  # the candidate was skipped, not fetched and rejected
+
+
+def test_band_index_returns_the_newest_ordinals_across_merges() -> None:
+    from services.enrich import lsh
+
+    index = lsh.BandIndex()
+    for ordinal in range(10):
+        index.add(7, ordinal)
+        if ordinal == 5:
+            index.merge()
+    index.add(8, 99)
+    assert index.get(7) == list(range(10))
+    assert index.get(7, newest=3) == [7, 8, 9]
+    assert index.get(7, newest=6) == [4, 5, 6, 7, 8, 9]
+    assert index.get(9) == []

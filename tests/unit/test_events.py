@@ -1,0 +1,59 @@
+"""Event evidence: when (dates in the lead, with or without their year) and where (the city after
+a locative, not the dateline)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.enrich.core import Enricher
+from services.enrich.events import event_dates
+from services.enrich.link import _days_apart
+
+PUBLISHED = datetime(2022, 1, 9, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("lead", "published", "expected"),
+    [
+        ("GENEVA, Oct 23 (MNA) - Delegations signed", None, ["--10-23"]),
+        ("GENEVA, Oct. 23 (MNA) - Delegations signed", None, ["--10-23"]),
+        ("signed on 8 October 2021 in Geneva", None, ["2021-10-08"]),
+        ("le 8 octobre 2021 à Genève", None, ["2021-10-08"]),
+        ("يوم الجمعة 23 أكتوبر/تشرين الأول 2020 في جنيف", None, ["2020-10-23"]),
+        ("في 11 كانون الأول 2021", None, ["2021-12-11"]),
+        # No year: the publication's year, or the year before when that would be in the future.
+        ("the talks of Dec. 11 in Sirte", PUBLISHED, ["2021-12-11"]),
+        ("SIRTE, Jan 8 (Agency) -", PUBLISHED, ["2022-01-08"]),
+        # Weekdays count only against a publication date, and only when no date is written.
+        ("met on Saturday in Sirte", PUBLISHED, ["2022-01-08"]),
+        ("met on Saturday in Sirte", None, []),
+        ("in May 2023 the commission", None, []),  # a month is not a day
+        ("on February 30, 2023", None, []),
+    ],
+)
+def test_event_dates(lead: str, published: datetime | None, expected: list[str]) -> None:
+    assert event_dates(lead, published) == expected
+
+
+def test_partial_dates_compare_by_month_and_day_across_new_year() -> None:
+    assert _days_apart("--10-23", "2020-10-23") == 0
+    assert _days_apart("--12-31", "--01-01") == 1
+    assert _days_apart("--02-08", "--10-23") > 100
+    assert _days_apart("2021-10-08", "2020-10-08") == 365
+
+
+def test_meeting_place_is_after_the_locative_not_the_dateline() -> None:
+    from newspipe.contract import RawArticle, Source, doc_id
+
+    body = (
+        "TRIPOLI, Nov 3 (LNW) - The Joint Military Commission wrapped up two days of talks in "
+        "the desert town of Ghadames on Tuesday.\n\nThe next round will be held later."
+    )
+    raw = RawArticle(
+        id=doc_id(body), title=None, body=body, source=Source(path="x"), ingested_at=PUBLISHED
+    )
+    event = Enricher().enrich(raw, PUBLISHED).event
+    assert event["places"] == ["ghadames"]
+    assert event["dates"] == ["--11-03"]
