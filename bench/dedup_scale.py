@@ -154,6 +154,7 @@ def enriched(body: str, i: int, ev: Event) -> EnrichedArticle:
         body=body,
         language="en",
         source=Source(path=f"{i}.txt"),
+        published_at=ts,
         ingested_at=ts,
         enriched_at=ts,
         dedup=Dedup(content_hash="", minhash=sig, shingles=n),

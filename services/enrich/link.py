@@ -82,7 +82,7 @@ def near_duplicates(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def same_event(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Same real-world event: no conflicting time, place or date, and either two shared actors,
     or a shared lead actor at the same place, or much shared wording. Cheap tests first."""
-    if abs(a["day"] - b["day"]) > STORY_WINDOW_DAYS:
+    if not _near(a["day"], b["day"]):
         return False
     pa, pb = set(a["places"]), set(b["places"])
     if (pa and pb and not pa & pb) or (
@@ -94,6 +94,11 @@ def same_event(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if shared >= 2 or (lead and pa & pb):
         return True
     return affinity(a["ents"], b["ents"]) >= STORY_AFFINITY or jaccard(a, b) >= STORY_JACCARD
+
+
+def _near(x: float | None, y: float | None) -> bool:
+    """Published within the story window of each other (true when either date is unknown)."""
+    return x is None or y is None or abs(x - y) <= STORY_WINDOW_DAYS
 
 
 def _dates_close(xs: list[str], ys: list[str]) -> bool:
@@ -122,10 +127,12 @@ def _band_keys(rec: dict[str, Any]) -> list[int]:
 
 
 def member_record(doc: EnrichedArticle) -> dict[str, Any]:
-    when = doc.published_at or doc.ingested_at
+    # The publication day, when the article states it. Not the ingestion time: a replayed archive
+    # is ingested years after the events, and in the same minute for all of them.
+    when = doc.published_at
     return {
         "ts": doc.ingested_at.isoformat(),
-        "day": round(when.timestamp() / 86400, 3),
+        "day": round(when.timestamp() / 86400, 3) if when else None,
         "sig": pack_sig(doc.dedup.minhash),
         "n": doc.dedup.shingles,
         "actors": doc.event.get("actors", []),
@@ -145,7 +152,7 @@ class Linker:
         self.store = store
         self.bands = BandIndex()
         self.ids = bytearray()  # ordinal -> article id, 32 raw bytes each (see _index)
-        self.recent: dict[str, deque[tuple[float, str]]] = defaultdict(
+        self.recent: dict[str, deque[tuple[float | None, str]]] = defaultdict(
             lambda: deque(maxlen=RECENT_PER_KEY)
         )
         self.cache: dict[str, dict[str, Any]] = {}  # insertion-ordered: evicts the oldest
@@ -251,7 +258,7 @@ class Linker:
         # Candidates: articles sharing one of the heaviest entities, or wording (the LSH buckets).
         cands = self._candidates(rec)
         for key in _keys(rec):  # out-of-window articles cannot be the same event: skip unread
-            cands.update(m for d, m in self.recent[key] if abs(d - rec["day"]) <= STORY_WINDOW_DAYS)
+            cands.update(m for d, m in self.recent[key] if _near(d, rec["day"]))
         cands.discard(mid)
         # story -> [matches, seen, best affinity of a match]
         votes: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])

@@ -119,6 +119,7 @@ def _synthetic(n: int, entities: list[tuple[str, str, int]], dates: list[str], d
         body=body,
         language="en",
         source=Source(path=f"{n}.txt"),
+        published_at=when,
         ingested_at=when,
         enriched_at=when,
         entities=[Entity(id=i, name=i, type=t, mentions=[i], count=c) for i, t, c in entities],
@@ -183,3 +184,16 @@ def test_band_index_returns_the_newest_ordinals_across_merges() -> None:
     assert index.get(7, newest=3) == [7, 8, 9]
     assert index.get(7, newest=6) == [4, 5, 6, 7, 8, 9]
     assert index.get(9) == []
+
+
+def test_an_undated_article_is_not_placed_at_its_ingestion_time() -> None:
+    """A replayed archive is ingested years after its events: an article without a publication
+    date must still meet a dated report of the same event."""
+    linker = Linker({})
+    dated = _synthetic(1, GHADAMES, ["2020-11-03"], day=0)
+    undated = _synthetic(2, GHADAMES, ["--11-03"], day=0).model_copy(
+        update={"published_at": None, "ingested_at": T0 + timedelta(days=2000)}
+    )
+    linker.observe(dated)
+    decided, _ = linker.observe(undated)
+    assert decided.story.id == dated.id
