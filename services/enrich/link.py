@@ -213,15 +213,19 @@ class Linker:
         read again and again, and each table read is a rocksdb lookup plus JSON decoding."""
         rec = self.cache.get(mid)
         if rec is None:
-            rec = self.cache[mid] = self.store[mid]
-            if len(self.cache) > CACHE_RECORDS:
-                del self.cache[next(iter(self.cache))]  # the oldest insertion
+            rec = self.store[mid]
+            self._cache(mid, rec)
         return rec
 
     def _put(self, mid: str, rec: dict[str, Any]) -> None:
         self.store[mid] = rec  # the table persists on set (and logs it to the changelog)
         self.cache.pop(mid, None)
+        self._cache(mid, rec)
+
+    def _cache(self, mid: str, rec: dict[str, Any]) -> None:
         self.cache[mid] = rec
+        if len(self.cache) > CACHE_RECORDS:
+            del self.cache[next(iter(self.cache))]  # the oldest insertion
 
     def _update(self, mid: str) -> LinkUpdate:
         rec = self._get(mid)

@@ -197,3 +197,15 @@ def test_an_undated_article_is_not_placed_at_its_ingestion_time() -> None:
     linker.observe(dated)
     decided, _ = linker.observe(undated)
     assert decided.story.id == dated.id
+
+
+def test_the_record_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.enrich import link
+
+    monkeypatch.setattr(link, "CACHE_RECORDS", 3)
+    store: dict[str, dict[str, Any]] = {}
+    linker = Linker(store)
+    for n in range(8):
+        linker.observe(_synthetic(n, GHADAMES, [], day=n))
+    assert len(store) == 8
+    assert len(linker.cache) == 3
