@@ -30,7 +30,7 @@ STORY_WINDOW_DAYS = 10
 DATE_TOLERANCE_DAYS = 2
 RECENT_PER_KEY = 32  # story candidates per actor, and only within the story window: with
 # PER_BUCKET below, this bounds the comparisons per article whatever the size of the archive
-CACHE_RECORDS = 8192  # decoded member records kept (~2 KB each)
+CACHE_RECORDS = 16_384  # decoded member records kept (~2 KB each): a 10-day window at 1,600/day
 PER_BUCKET = 256  # newest members read from one LSH bucket (a boilerplate-only bucket can grow)
 
 
