@@ -44,6 +44,8 @@ bench: install
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/enrich_throughput.py
 	$(PY) bench/dedup_scale.py
+	$(PY) -m newspipe stack up  # idempotent; left running, as `make run` leaves it
+	$(PY) bench/pipeline_throughput.py
 
 clean:
 	rm -rf $(VENV) inbox processed rejected
