@@ -28,9 +28,10 @@ from services.enrich.core import Enricher
 from services.enrich.link import Linker
 from services.index.sink import es_client
 from services.ingest.parse import parse
-from tests.conftest import require_stack, unique_env
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' isolation helpers: their own topics, index, app id
+from tests.conftest import require_stack, unique_env  # noqa: E402
 
 
 def articles(n: int) -> list[RawArticle]:
