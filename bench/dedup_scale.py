@@ -15,6 +15,7 @@ import argparse
 import itertools
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections import deque
@@ -26,9 +27,11 @@ from typing import Any
 import orjson
 from rocksdict import Rdict
 
-from newspipe.contract import Dedup, EnrichedArticle, Entity, Source, Story, doc_id
-from services.enrich.dedup import signature
+from newspipe.contract import EnrichedArticle, Entity, doc_id
 from services.enrich.link import Linker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' article builder
+from tests.conftest import linked_article
 
 WORDS = [
     "libya",
@@ -146,21 +149,8 @@ def copy_of(body: str, rng: random.Random) -> str:
 
 
 def enriched(body: str, i: int, ev: Event, per_day: int = PER_DAY) -> EnrichedArticle:
-    sig, n = signature(body)
-    ts = T0 + timedelta(seconds=86400 * i / per_day)
-    return EnrichedArticle(
-        id=doc_id(body),
-        title=None,
-        body=body,
-        language="en",
-        source=Source(path=f"{i}.txt"),
-        published_at=ts,
-        ingested_at=ts,
-        enriched_at=ts,
-        dedup=Dedup(content_hash="", minhash=sig, shingles=n),
-        story=Story(id=""),
-        event=ev[0],
-        entities=ev[1],
+    return linked_article(
+        body, f"{i}.txt", T0 + timedelta(seconds=86400 * i / per_day), ev[1], ev[0]
     )
 
 

@@ -27,20 +27,16 @@ from newspipe.contract import RawArticle, Source, doc_id, utcnow
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
 from services.index.sink import es_client
-from services.ingest.parse import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' isolation helpers: their own topics, index, app id
+from enrich_throughput import corpus  # noqa: E402 (bench/ is on the path of a bench script)
+
 from tests.conftest import require_stack, unique_env  # noqa: E402
 
 
 def articles(n: int) -> list[RawArticle]:
-    files = sorted((ROOT / "seeds").glob("*.txt")) + sorted((ROOT / "tests/data").rglob("*.txt"))
-    texts = []
-    for f in files:
-        raw = parse(f.name, f.read_bytes(), datetime.now(UTC))
-        if isinstance(raw, RawArticle):
-            texts.append(raw)
+    texts = corpus()
     t0 = datetime(2024, 3, 1, tzinfo=UTC)
     out = []
     for i in range(n):

@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 import pytest
 
 from newspipe.config import Settings
-from newspipe.contract import RawArticle, Source, doc_id
+from newspipe.contract import Dedup, EnrichedArticle, Entity, RawArticle, Source, Story, doc_id
+from services.enrich.dedup import signature
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,9 +42,14 @@ def require_stack(settings: Settings) -> None:
     ]
     if missing:
         msg = f"not running: {', '.join(missing)} (start it with `newspipe stack up`)"
-        if os.environ.get("CI") == "true" or os.environ.get("NEWSPIPE_TESTS_NEED_STACK") == "1":
+        if _truthy("CI") or _truthy("NEWSPIPE_TESTS_NEED_STACK"):
             pytest.fail(msg)
         pytest.skip(msg)
+
+
+def _truthy(name: str) -> bool:
+    """CI systems say CI=true, CI=1 or CI=True: any of them means a missing server fails."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 def unique_env(tmp: Path) -> dict[str, str]:
@@ -92,4 +98,26 @@ def raw_article(body: str, title: str | None = None, path: str = "t.txt") -> Raw
         body=body,
         source=Source(path=path),
         ingested_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+
+def linked_article(
+    body: str, path: str, when: datetime, entities: list[Entity], event: dict[str, list[str]]
+) -> EnrichedArticle:
+    """An article as the link stage receives it, with its signature and the given evidence,
+    published and ingested at `when` (link tests and bench/dedup_scale.py)."""
+    sig, shingles = signature(body)
+    return EnrichedArticle(
+        id=doc_id(body),
+        title=None,
+        body=body,
+        language="en",
+        source=Source(path=path),
+        published_at=when,
+        ingested_at=when,
+        enriched_at=when,
+        entities=entities,
+        dedup=Dedup(content_hash="", minhash=sig, shingles=shingles),
+        story=Story(id=""),
+        event=event,
     )

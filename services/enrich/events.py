@@ -120,18 +120,16 @@ def event_dates(lead: str, published: datetime | None) -> list[str]:
 
 
 def _mk(year: str | None, mo: int, d: int, published: datetime | None) -> list[str]:
-    try:
-        date(2000, mo, d)  # a leap year: every valid month-day
-    except ValueError:
+    if _valid(2000, mo, d) is None:  # 2000 is a leap year: every valid month-day exists in it
         return []
-    if year is None and published is None:
+    if year is not None:
+        full = _valid(int(year), mo, d)
+    elif published is None:
         return [f"--{mo:02d}-{d:02d}"]
-    if year is None and published is not None:
-        guess = _valid(published.year, mo, d)
-        if guess is not None and guess > published.date() + timedelta(days=2):
-            guess = _valid(published.year - 1, mo, d)
-        return [guess.isoformat()] if guess else []
-    full = _valid(int(year or 0), mo, d)
+    else:
+        full = _valid(published.year, mo, d)
+        if full is not None and full > published.date() + timedelta(days=2):
+            full = _valid(published.year - 1, mo, d)
     return [full.isoformat()] if full else []
 
 

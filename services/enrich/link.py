@@ -79,21 +79,23 @@ def near_duplicates(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return j >= NEAR_DUP_JACCARD or containment >= NEAR_DUP_CONTAINMENT
 
 
-def same_event(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Same real-world event: no conflicting time, place or date, and either two shared actors,
-    or a shared lead actor at the same place, or much shared wording. Cheap tests first."""
+def event_affinity(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """The profile affinity of two articles that report the same real-world event, None if they
+    do not. Same event: no conflicting time, place or date, and two shared actors, or a shared
+    lead actor at the same place, or close entity profiles, or much shared wording."""
     if not _near(a["day"], b["day"]):
-        return False
+        return None
     pa, pb = set(a["places"]), set(b["places"])
     if (pa and pb and not pa & pb) or (
         a["dates"] and b["dates"] and not _dates_close(a["dates"], b["dates"])
     ):
-        return False
+        return None
+    aff = affinity(a["ents"], b["ents"])
     shared = len((set(a["actors"]) & set(b["actors"])) - WEIGHTS.background)
     lead = set(a.get("lead_actors", ())) & set(b.get("lead_actors", ()))
-    if shared >= 2 or (lead and pa & pb):
-        return True
-    return affinity(a["ents"], b["ents"]) >= STORY_AFFINITY or jaccard(a, b) >= STORY_JACCARD
+    if shared >= 2 or (lead and pa & pb) or aff >= STORY_AFFINITY:
+        return aff
+    return aff if jaccard(a, b) >= STORY_JACCARD else None
 
 
 def _near(x: float | None, y: float | None) -> bool:
@@ -271,9 +273,10 @@ class Linker:
             self.compared += 1
             tally = votes[other["story"]]
             tally[1] += 1
-            if same_event(rec, other):
+            aff = event_affinity(rec, other)
+            if aff is not None:
                 tally[0] += 1
-                tally[2] = max(tally[2], affinity(rec["ents"], other["ents"]))
+                tally[2] = max(tally[2], aff)
         scored = [(m / n, a, m, s) for s, (m, n, a) in votes.items() if m and m * 2 >= n]
         return {str(max(scored)[3])} if scored else set()
 

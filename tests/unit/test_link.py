@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from newspipe.contract import RawArticle, Source, doc_id
+from newspipe.contract import Entity, RawArticle, Source, doc_id
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
+from tests.conftest import linked_article
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 T0 = datetime(2023, 7, 1, tzinfo=UTC)
@@ -107,25 +108,13 @@ def test_state_survives_a_restart(enricher: Enricher) -> None:
 
 def _synthetic(n: int, entities: list[tuple[str, str, int]], dates: list[str], day: int) -> Any:
     """An article with a given entity list and event dates (no wording in common with others)."""
-    from newspipe.contract import Dedup, EnrichedArticle, Entity, Story
-    from services.enrich.dedup import signature
-
     body = f"article {n} " + " ".join(f"w{n}x{i}" for i in range(60))
-    sig, shingles = signature(body)
-    when = T0 + timedelta(days=day, minutes=n)
-    return EnrichedArticle(
-        id=doc_id(body),
-        title=None,
-        body=body,
-        language="en",
-        source=Source(path=f"{n}.txt"),
-        published_at=when,
-        ingested_at=when,
-        enriched_at=when,
-        entities=[Entity(id=i, name=i, type=t, mentions=[i], count=c) for i, t, c in entities],
-        dedup=Dedup(content_hash="", minhash=sig, shingles=shingles),
-        story=Story(id=""),
-        event={"actors": [], "lead_actors": [], "places": ["ghadames"], "dates": dates},
+    return linked_article(
+        body,
+        f"{n}.txt",
+        T0 + timedelta(days=day, minutes=n),
+        [Entity(id=i, name=i, type=t, mentions=[i], count=c) for i, t, c in entities],
+        {"actors": [], "lead_actors": [], "places": ["ghadames"], "dates": dates},
     )
 
 
