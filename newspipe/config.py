@@ -68,7 +68,14 @@ class IngestSettings(BaseModel):
     inbox: Path = Field(Path("inbox"), description="watched folder for new article files")
     processed: Path = Field(Path("processed"), description="where published files are moved")
     rejected: Path = Field(Path("rejected"), description="where unparsable files go, with reason")
-    settle_seconds: float = Field(0.5, description="a file is complete once unchanged this long")
+    settle_seconds: float = Field(
+        2.0,
+        description="a file no process holds open for writing is complete once unchanged this long",
+    )
+    max_bytes: int = Field(
+        4 * 2**20,
+        description="largest article file (and its UTF-8 text) accepted; Kafka limits derive from it",
+    )
 
 
 class EnrichSettings(BaseModel):
@@ -113,6 +120,14 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             env = f"NEWSPIPE_{section.upper()}__{name.upper()}"
             rows.append((env, shown, field.description or ""))
     return rows
+
+
+def message_max_bytes(ingest: IngestSettings) -> int:
+    """The one Kafka message limit (topics' max.message.bytes, producers' max request size,
+    consumers' fetch sizes), derived from the article limit so that whatever ingest accepts passes
+    every stage: the enriched message carries the body twice (body + search_text) plus entities and
+    event evidence, and a dead letter wraps a whole message with its reason."""
+    return 4 * ingest.max_bytes + 2**20
 
 
 def kafka_client_kwargs(kafka: KafkaSettings) -> dict[str, object]:

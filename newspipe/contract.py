@@ -54,9 +54,10 @@ class _Model(BaseModel):
 
 
 class Source(_Model):
-    path: str
+    path: str = Field(description="file path relative to the inbox (or as replayed)")
     outlet: str | None = None
     url: str | None = None
+    encoding: str | None = Field(None, description="the file's detected text encoding")
 
 
 class RawArticle(_Model):
@@ -130,6 +131,9 @@ class DeadLetter(_Model):
     offset: int | None = None
     key: str | None = None
     payload: str = Field(description="the original message, decoded as UTF-8 with replacement")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="the original message's headers (replay restores them)"
+    )
     failed_at: datetime = Field(default_factory=utcnow)
 
 

@@ -51,6 +51,10 @@ def install(es: Elasticsearch, alias: str, index: str) -> bool:
     es.indices.put_index_template(name=alias, body=template)
     if not es.indices.exists(index=index):
         es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
+    else:  # an index made by an older version gets the fields added since (mappings only grow)
+        es.indices.put_mapping(
+            index=index, properties=template["template"]["mappings"]["properties"]
+        )
     es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
     log.info("index %s (alias %s) ready; language analyzers: %s", index, alias, languages)
     return languages
