@@ -7,25 +7,42 @@ import contextlib
 import logging
 import time
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from newspipe.config import Settings, kafka_client_kwargs
+from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 
 log = logging.getLogger("newspipe.bootstrap")
 
 
-def topic_specs(settings: Settings) -> list[NewTopic]:
+DLQ_RETENTION_MS = 30 * 86400 * 1000  # a month to notice, fix and replay a dead letter
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic configs. Every topic takes the one message limit (the broker's default is 1 MB,
+    which silently dropped 0.6-1 MB articles between stages)."""
+    size = {"max.message.bytes": str(message_max_bytes(settings.ingest))}
     k = settings.kafka
+    return {
+        k.raw_topic: size,
+        k.link_topic: size,
+        k.enriched_topic: size,
+        k.dlq_topic: {**size, "retention.ms": str(DLQ_RETENTION_MS)},
+    }
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    k, configs = settings.kafka, topic_configs(settings)
+    partitions = {k.raw_topic: k.partitions, k.enriched_topic: k.partitions}
+    # news.link and news.dlq have one partition: the link stage sees the whole archive
     return [
-        NewTopic(k.raw_topic, k.partitions, 1),
-        NewTopic(k.link_topic, 1, 1),  # one partition: the link stage sees the whole archive
-        NewTopic(k.enriched_topic, k.partitions, 1),
-        NewTopic(k.dlq_topic, 1, 1, topic_configs={"retention.ms": str(30 * 86400 * 1000)}),
+        NewTopic(name, partitions.get(name, 1), 1, topic_configs=c) for name, c in configs.items()
     ]
 
 
 def create_topics(settings: Settings) -> None:
+    """Create missing topics; set the configs of existing ones (a topic made by an older version
+    keeps the 1 MB default otherwise)."""
     admin = KafkaAdminClient(**kafka_client_kwargs(settings.kafka))
     try:
         existing = set(admin.list_topics())
@@ -33,6 +50,13 @@ def create_topics(settings: Settings) -> None:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
+        present = [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(configs))
+            for name, configs in topic_configs(settings).items()
+            if name in existing
+        ]
+        if present:
+            admin.alter_configs(present)
         log.info("topics ready: %s", ", ".join(t.name for t in topic_specs(settings)))
     finally:
         admin.close()

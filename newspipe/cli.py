@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +54,18 @@ def stack_up(settings: Settings) -> None:
 
 
 @stack.command("down")
+@click.option(
+    "--only",
+    type=click.Choice(["kafka", "elasticsearch"]),
+    multiple=True,
+    help="stop only this server (e.g. to rehearse an outage; `stack up` starts it again)",
+)
 @click.pass_obj
-def stack_down(settings: Settings) -> None:
+def stack_down(settings: Settings, only: tuple[str, ...]) -> None:
     """Stop both servers cleanly."""
     import newspipe.stack as local
 
-    local.down(settings.stack)
+    local.down(settings.stack, only or local.SERVERS)
 
 
 @stack.command("status")
@@ -92,9 +99,11 @@ def ingest_cmd(settings: Settings) -> None:
 @click.pass_obj
 def index_cmd(settings: Settings) -> None:
     """Consume news.enriched and bulk-write to Elasticsearch."""
+    from newspipe.config import message_max_bytes
     from services.index.sink import Sink
 
-    Sink(settings.kafka, settings.es, settings.index).run(_stop_on_signals())
+    limit = message_max_bytes(settings.ingest)
+    Sink(settings.kafka, settings.es, settings.index, limit, _stop_on_signals()).run()
 
 
 @main.command("enrich")
@@ -126,7 +135,7 @@ def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
     """Publish every article file under PATHS (files are not moved)."""
     from services.ingest.watch import replay
 
-    counts = replay(settings.kafka, list(paths))
+    counts = replay(settings.kafka, list(paths), settings.ingest)
     click.echo(f"published {counts['published']}, not published {counts['rejected']}")
 
 
@@ -140,27 +149,34 @@ def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
 )
 @click.pass_obj
 def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
-    """Start ingest, enrich and index as three processes; Ctrl-C stops them."""
+    """Start ingest, enrich and index as supervised processes (one that exits is restarted with
+    backoff, the others keep running); Ctrl-C stops them."""
+    from newspipe.supervise import Child, supervise
+
     exe = [sys.executable, "-m", "newspipe"]
-    procs = [subprocess.Popen([*exe, name]) for name in ("index", "enrich", "ingest")]
+    children = [
+        Child(name, lambda name=name: subprocess.Popen([*exe, name]))  # type: ignore[misc]
+        for name in ("index", "enrich", "ingest")
+    ]
     stop = _stop_on_signals()
     if replay_dir is not None:
-        from newspipe.bootstrap import wait_for_group
-        from services.ingest.watch import replay
+        threading.Thread(
+            target=_replay_when_ready, args=(settings, replay_dir), daemon=True
+        ).start()
+    click.echo(f"pipeline running; drop article files into {settings.ingest.inbox.resolve()}")
+    supervise(children, stop)
 
-        wait_for_group(settings, timeout=90)
-        counts = replay(settings.kafka, [replay_dir])
-        logging.getLogger("newspipe").info("replayed %s: %s", replay_dir, counts)
-    click.echo(f"pipeline running; drop .txt articles into {settings.ingest.inbox.resolve()}")
-    while not stop.is_set() and all(p.poll() is None for p in procs):
-        stop.wait(0.5)
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        p.wait(timeout=30)
-    if not stop.is_set():
-        raise click.ClickException("a service exited; see its log above")
+
+def _replay_when_ready(settings: Settings, folder: Path) -> None:
+    from newspipe.bootstrap import wait_for_group
+    from services.ingest.watch import replay
+
+    try:
+        wait_for_group(settings, timeout=180)
+        counts = replay(settings.kafka, [folder], settings.ingest)
+        logging.getLogger("newspipe").info("replayed %s: %s", folder, counts)
+    except Exception as exc:  # the services keep running; the user can replay again by hand
+        logging.getLogger("newspipe").error("replay of %s failed: %s", folder, exc)
 
 
 @main.command("search")
@@ -205,6 +221,72 @@ def eval_cmd(settings: Settings, gold: Path) -> None:
         click.echo(render_links(evaluate_links(gold)))
     else:
         click.echo(render(evaluate(gold)))
+
+
+@main.group("dlq")
+def dlq_group() -> None:
+    """Inspect and replay the dead-letter topic (news.dlq)."""
+
+
+_STAGES = click.Choice(["ingest", "enrich", "index"])
+
+
+@dlq_group.command("list")
+@click.option("--stage", type=_STAGES, default=None, help="only letters of this stage")
+@click.option("--reason", default=None, help="only letters whose reason contains this (any case)")
+@click.option("--all", "include_replayed", is_flag=True, help="include letters already replayed")
+@click.pass_obj
+def dlq_list(
+    settings: Settings, stage: str | None, reason: str | None, include_replayed: bool
+) -> None:
+    """Counts per stage and reason class, then one line per letter not yet replayed."""
+    from newspipe.dlq import list_command
+
+    _echo_dlq(lambda: (list_command(settings, stage, reason, include_replayed), True))
+
+
+@dlq_group.command("show")
+@click.argument("offset")
+@click.option("--full", is_flag=True, help="do not shorten the payload")
+@click.pass_obj
+def dlq_show(settings: Settings, offset: str, full: bool) -> None:
+    """Every field of the letter at OFFSET, the reason in full, the payload pretty-printed."""
+    from newspipe.dlq import show_command
+
+    _echo_dlq(lambda: (show_command(settings, offset, full), True))
+
+
+@dlq_group.command("replay")
+@click.option("--stage", type=_STAGES, default=None, help="only letters of this stage")
+@click.option("--reason", default=None, help="only letters whose reason contains this (any case)")
+@click.option("--offset", "offsets", multiple=True, help="only this letter (repeatable)")
+@click.option("--dry-run", is_flag=True, help="say what would be replayed; publish nothing")
+@click.pass_obj
+def dlq_replay(
+    settings: Settings,
+    stage: str | None,
+    reason: str | None,
+    offsets: tuple[str, ...],
+    dry_run: bool,
+) -> None:
+    """Re-publish letters not yet replayed to the topic they failed on (key and headers kept)."""
+    from newspipe.dlq import replay_command
+
+    _echo_dlq(lambda: replay_command(settings, stage, reason, offsets, dry_run))
+
+
+def _echo_dlq(run: Callable[[], tuple[list[str], bool]]) -> None:
+    """Print a dlq command's lines; its errors as one line; exit 1 if a letter was not replayed."""
+    from newspipe.dlq import DlqError
+
+    try:
+        lines, ok = run()
+    except DlqError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in lines:
+        click.echo(line)
+    if not ok:
+        sys.exit(1)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -74,7 +74,7 @@ class IngestSettings(BaseModel):
     )
     max_bytes: int = Field(
         4 * 2**20,
-        description="largest article file (and its UTF-8 text) accepted; Kafka limits derive from it",
+        description="largest article (file and UTF-8 text) accepted; Kafka limits derive from it",
     )
 
 

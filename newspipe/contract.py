@@ -136,6 +136,27 @@ class DeadLetter(_Model):
     )
     failed_at: datetime = Field(default_factory=utcnow)
 
+    def to_bytes_within(self, limit: int) -> bytes:
+        """The letter, fitting a Kafka message of `limit` bytes: a reason longer than 8 KB is cut
+        (tracebacks), and a payload that still does not fit is cut with a note in the reason, so
+        that a letter is always delivered rather than lost with the message it describes."""
+        letter = (
+            self
+            if len(self.reason) <= 8192
+            else self.model_copy(update={"reason": self.reason[:8192] + " [...]"})
+        )
+        data = letter.to_bytes()
+        if len(data) <= limit:
+            return data
+        keep = max(0, len(letter.payload) - (len(data) - limit) - 1024)
+        return letter.model_copy(
+            update={
+                "payload": letter.payload[:keep],
+                "reason": f"{letter.reason} [payload cut to {keep:,} of "
+                f"{len(letter.payload):,} characters to fit the dead-letter topic]",
+            }
+        ).to_bytes()
+
 
 class LinkUpdate(_Model):
     """A correction on news.enriched (header kind=link-update): an earlier-seen article joined the

@@ -1,16 +1,114 @@
-"""Logging setup in one place: one summary line per batch at INFO, per-message lines at DEBUG."""
+"""Logging in one place, and the one way a service waits out an unreachable dependency.
+
+One summary line per batch at INFO, per-message lines at DEBUG. A dependency (Kafka,
+Elasticsearch) that goes away gives one WARNING when the wait starts and one INFO when it ends,
+never a line per retry; the client libraries' own per-retry lines are collapsed by `_Repeats`.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import Retrying, retry_if_exception, wait_exponential
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+T = TypeVar("T")
+# Client libraries log each failed connection attempt (kafka-python at ERROR, every backoff step;
+# aiokafka/faust once per fetch loop: 17k lines in one outage). One line per repeat window is kept.
+REPEAT_WINDOW = 300.0
+MAX_BACKOFF = 30.0  # a dependency back after an outage is noticed within 30 s
+
+
+class _Repeats(logging.Filter):
+    """Drops a library record whose (logger, level, template) was emitted in the last window;
+    the next one after the window says how many were dropped."""
+
+    def __init__(self, window: float = REPEAT_WINDOW) -> None:
+        super().__init__()
+        self.window = window
+        self.seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self.lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("newspipe") or record.levelno >= logging.CRITICAL:
+            return True
+        key = (record.name, record.levelno, str(record.msg)[:80])
+        now = time.monotonic()
+        with self.lock:
+            last, dropped = self.seen.get(key, (-self.window, 0))
+            if now - last < self.window:
+                self.seen[key] = (last, dropped + 1)
+                return False
+            self.seen[key] = (now, 0)
+            if len(self.seen) > 10_000:  # templates are few; this only bounds a pathological case
+                self.seen.clear()
+        if dropped:
+            record.msg = f"{record.msg} [{dropped} similar lines in the last {self.window:.0f} s]"
+        return True
 
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=FORMAT)
-    # Client libraries log every connection at INFO; their warnings still show.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Repeats())
+    # Client libraries log every connection at INFO; their warnings still show (collapsed).
     for noisy in ("kafka", "elastic_transport", "aiokafka", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # kafka-python's admin client warns on every faust group it cannot decode (readiness polls).
     logging.getLogger("kafka.admin").setLevel(logging.ERROR)
+
+
+class Dependency:
+    """A server a service needs; says once that it is waiting for it and once that it is back."""
+
+    def __init__(self, name: str, log: logging.Logger) -> None:
+        self.name, self.log = name, log
+        self.down_since: float | None = None
+
+    def lost(self, exc: BaseException) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            self.log.warning("%s unreachable (%s): waiting", self.name, _short(exc))
+
+    def back(self) -> None:
+        if self.down_since is not None:
+            waited = time.monotonic() - self.down_since
+            self.down_since = None
+            self.log.info("%s reachable again after %.0f s", self.name, waited)
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        transient: Callable[[BaseException], bool],
+        stop: threading.Event | None = None,
+    ) -> T:
+        """`fn()`, retried with capped backoff for as long as it fails transiently (an outage of
+        any length is waited out; `stop` ends the wait by raising the last error)."""
+        stop = stop or threading.Event()
+        retrying = Retrying(
+            retry=retry_if_exception(transient),
+            wait=wait_exponential(multiplier=0.5, max=MAX_BACKOFF),
+            stop=lambda _state: stop.is_set(),
+            sleep=lambda seconds: _wait(stop, seconds),
+            before_sleep=lambda state: self.lost(state.outcome.exception()),  # type: ignore[union-attr,arg-type]
+            reraise=True,
+        )
+        result = retrying(fn)
+        self.back()
+        return result
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    name = type(exc).__name__
+    if text.startswith(name):  # kafka-python's errors already start with their type
+        return text[:200]
+    return f"{name}: {text[:200]}" if text else name
+
+
+def _wait(stop: threading.Event, seconds: float) -> None:
+    stop.wait(seconds)

@@ -27,6 +27,7 @@ from typing import Any
 from newspipe.config import StackSettings
 
 __all__ = ["StackError", "down", "fetch", "status", "up"]
+SERVERS = ("kafka", "elasticsearch")
 
 log = logging.getLogger("newspipe.stack")
 
@@ -101,11 +102,12 @@ def up(s: StackSettings) -> None:
             raise
 
 
-def down(s: StackSettings) -> None:
-    """SIGTERM both servers, wait up to STOP_TIMEOUT, then SIGKILL; idempotent."""
+def down(s: StackSettings, only: tuple[str, ...] = SERVERS) -> None:
+    """SIGTERM the servers (both, or those named), wait up to STOP_TIMEOUT, then SIGKILL;
+    idempotent. `up` starts again whichever is down (used to rehearse outages)."""
     s.state_dir.mkdir(parents=True, exist_ok=True)
     with _locked(s.state_dir / ".lock"):
-        _stop([srv for srv, _ in _servers(s)])
+        _stop([srv for srv, _ in _servers(s) if srv.name in only])
 
 
 def _abort(launched: list[_Launch]) -> None:

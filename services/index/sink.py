@@ -2,7 +2,9 @@
 
 Offsets are committed only after every item of the batch was acknowledged by Elasticsearch or sent
 to the dead-letter topic; transient errors (429, 5xx, connection) are retried with backoff and
-never committed past, so a crash resumes from the last fully written batch.
+never committed past, so a crash resumes from the last fully written batch. An outage of Kafka or
+Elasticsearch, however long, is waited out (one log line when it starts, one when it ends): the
+indexer never exits because a server is away.
 """
 
 from __future__ import annotations
@@ -15,14 +17,20 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch import helpers as es_helpers
+from elasticsearch.exceptions import ApiError, TransportError
 from elasticsearch.exceptions import ConnectionError as ESConnectionError
-from elasticsearch.exceptions import TransportError
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError, RetriableError
 from pydantic import ValidationError
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from newspipe.config import ElasticSettings, IndexSettings, KafkaSettings, kafka_client_kwargs
+from newspipe.config import (
+    ElasticSettings,
+    IndexSettings,
+    KafkaSettings,
+    kafka_client_kwargs,
+)
 from newspipe.contract import KIND_HEADER, DeadLetter
+from newspipe.obs import Dependency
 from services.index.core import classify, describe_error, to_action
 
 log = logging.getLogger("newspipe.index")
@@ -66,27 +74,65 @@ def _dead(msg: Any, reason: str) -> DeadLetter:
         offset=msg.offset,
         key=msg.key.decode("utf-8", "replace") if msg.key else None,
         payload=msg.value.decode("utf-8", "replace"),
+        headers={k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers or [])},
     )
 
 
+def kafka_transient(exc: BaseException) -> bool:
+    """Broker away, coordinator moving, timeouts: wait and retry (a KafkaError that is not
+    retriable, e.g. a message over the limit, is a bug in our limits and must surface)."""
+    return isinstance(exc, RetriableError)
+
+
+def es_transient(exc: BaseException) -> bool:
+    """Connection refused/reset, timeouts (TransportError), and 429/5xx answers."""
+    if isinstance(exc, ApiError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, ESConnectionError | TransportError)
+
+
 class Sink:
-    def __init__(self, kafka: KafkaSettings, es: ElasticSettings, cfg: IndexSettings) -> None:
-        self.kafka, self.cfg, self.index = kafka, cfg, es.alias
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        es: ElasticSettings,
+        cfg: IndexSettings,
+        limit: int,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """`limit`: the Kafka message limit (`message_max_bytes`): fetch sizes and dead letters."""
+        self.kafka, self.cfg, self.index, self.limit = kafka, cfg, es.alias, limit
+        self.stop = stop or threading.Event()
         self.es = es_client(es)
-        self.consumer = KafkaConsumer(
-            kafka.enriched_topic,
-            **kafka_client_kwargs(kafka),
-            group_id=cfg.group,
+        self.broker = Dependency("Kafka", log)
+        self.search = Dependency("Elasticsearch", log)
+        self.consumer = self.broker.call(self._consumer, kafka_transient, self.stop)
+        self.producer = self.broker.call(
+            lambda: KafkaProducer(**kafka_client_kwargs(kafka), acks="all", max_request_size=limit),
+            kafka_transient,
+            self.stop,
+        )
+
+    def _consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            self.kafka.enriched_topic,
+            **kafka_client_kwargs(self.kafka),
+            group_id=self.cfg.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=cfg.batch_size,
+            max_poll_records=self.cfg.batch_size,
+            max_partition_fetch_bytes=self.limit,  # one whole message at least
+            fetch_max_bytes=max(52_428_800, self.limit),
+            # Heartbeats run in the background; the poll interval only bounds how long a batch may
+            # wait for Elasticsearch before the group gives its partitions away (then the batch is
+            # read again: writes are idempotent). An hour keeps them through ordinary outages.
+            max_poll_interval_ms=3_600_000,
         )
-        self.producer = KafkaProducer(**kafka_client_kwargs(kafka), acks="all")
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self) -> None:
         log.info("indexing %s -> %s", self.kafka.enriched_topic, self.index)
         try:
-            while not stop.is_set():
+            while not self.stop.is_set():
                 records = self.consumer.poll(
                     timeout_ms=int(self.cfg.batch_wait * 1000), max_records=self.cfg.batch_size
                 )
@@ -100,10 +146,10 @@ class Sink:
         started = time.perf_counter()
         batch = build_batch(records, self.index)
         written = self._write(batch)
-        for letter in batch.dead:
-            self.producer.send(self.kafka.dlq_topic, value=letter.to_bytes())
-        self.producer.flush(timeout=30)
-        self.consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in batch.offsets.items()})
+        if self.stop.is_set():
+            return  # stopped while waiting: nothing is committed, the batch is read again
+        self.broker.call(lambda: self._send_dead(batch.dead), kafka_transient, self.stop)
+        self._commit(batch.offsets)
         log.info(
             "batch: %d indexed, %d dead-lettered, %.0f ms",
             written,
@@ -111,12 +157,31 @@ class Sink:
             (time.perf_counter() - started) * 1000,
         )
 
+    def _send_dead(self, letters: list[DeadLetter]) -> None:
+        """Each letter confirmed by the broker before the offsets move past its message."""
+        room = self.limit - 2**16  # the record's own overhead
+        futures = [
+            self.producer.send(self.kafka.dlq_topic, value=x.to_bytes_within(room)) for x in letters
+        ]
+        for future in futures:
+            future.get(timeout=30)
+
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        commit = {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}
+        try:
+            self.broker.call(lambda: self.consumer.commit(commit), kafka_transient, self.stop)
+        except CommitFailedError as exc:  # the group moved our partitions during a long wait
+            log.warning("offsets not committed (%s): the batch will be read again", exc)
+
     def _write(self, batch: Batch) -> int:
-        """Bulk-write until every action is acknowledged or rejected; returns the count written."""
+        """Bulk-write until every action is acknowledged or rejected; returns the count written.
+        Items failing with 429/5xx are retried; once they exceed the retries while the cluster
+        answers, they are dead-lettered (that document, not the cluster, is the problem)."""
         pending = list(zip(batch.actions, batch.origins, strict=True))
         written, attempt = 0, 0
-        while pending:
-            statuses = self._bulk([a for a, _ in pending])
+        while pending and not self.stop.is_set():
+            actions = [a for a, _ in pending]
+            statuses = self.search.call(lambda: self._bulk(actions), es_transient, self.stop)  # noqa: B023
             retry_later = []
             for (action, origin), (status, error) in zip(pending, statuses, strict=True):
                 outcome = classify(status)
@@ -125,20 +190,23 @@ class Sink:
                 elif outcome == "reject":
                     batch.dead.append(_dead(origin, describe_error(status, error)))
                 else:
-                    retry_later.append((action, origin))
-            pending, attempt = retry_later, attempt + 1
+                    retry_later.append((action, origin, describe_error(status, error)))
+            pending, attempt = [(a, o) for a, o, _ in retry_later], attempt + 1
+            if pending and attempt > self.cfg.max_retries and self._cluster_answers():
+                for _action, origin, why in retry_later:
+                    batch.dead.append(_dead(origin, f"{why} (still, after {attempt} attempts)"))
+                return written
             if pending:
-                if attempt > self.cfg.max_retries:
-                    raise RuntimeError(f"{len(pending)} documents still failing after retries")
-                time.sleep(min(30.0, 0.5 * 2**attempt))
+                self.stop.wait(min(30.0, 0.5 * 2**attempt))
         return written
 
-    @retry(
-        retry=retry_if_exception_type((ESConnectionError, TransportError)),
-        stop=stop_after_attempt(8),
-        wait=wait_exponential(min=0.5, max=30),
-        reraise=True,
-    )
+    def _cluster_answers(self) -> bool:
+        try:
+            self.es.cluster.health(wait_for_status="yellow", timeout="5s")
+            return True
+        except (ApiError, TransportError):
+            return False
+
     def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[int, object]]:
         out: list[tuple[int, object]] = []
         for _ok, item in es_helpers.streaming_bulk(

@@ -1,8 +1,12 @@
-"""The ingest I/O loop: inbox folder -> parse -> news.raw -> move the file (after the broker acked).
+"""The ingest I/O loop: inbox folder (recursive) -> parse -> news.raw -> move the file to processed/
+after the broker acked, or to rejected/ with `<name>.error.txt` saying why. Also `replay`.
 
-watchdog reports file events; a file is taken once its size and mtime have not changed for
-`settle_seconds` (a writer still copying it would change them). Files already in the inbox at start
-are taken too, so nothing dropped while the service was down is missed.
+The decisions (complete or not, reappeared, links, destinations, Kafka errors) are in inbox.py,
+reading and the producer in publish.py; this module owns the watchdog observer, the loop's state
+and moving files. One file never stops the loop: an error while reading, parsing or publishing it
+rejects that file. A Kafka that is down (at start or later) keeps the files in the inbox, is
+retried with capped backoff and said once, while the inbox is still watched and files that need no
+broker (too large, bad links, reappeared names) are still rejected.
 """
 
 from __future__ import annotations
@@ -11,165 +15,286 @@ import logging
 import os
 import queue
 import shutil
+import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePath
 
-from kafka import KafkaProducer
-from tenacity import retry, stop_after_attempt, wait_exponential
+from kafka.errors import KafkaError
 from tqdm import tqdm
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
-from newspipe.config import IngestSettings, KafkaSettings, kafka_client_kwargs
-from newspipe.contract import RawArticle
-from services.ingest.parse import Rejected, parse
+from newspipe.config import IngestSettings, KafkaSettings
+from newspipe.obs import Dependency
+from services.ingest.inbox import (
+    HELD_RECHECK_SECONDS,
+    Backoff,
+    Pending,
+    RecentlyTaken,
+    Refused,
+    Signature,
+    destination,
+    is_article_name,
+    on_publish_error,
+    open_for_writing,
+    signature,
+    too_large,
+    what_to_read,
+)
+from services.ingest.parse import Rejected
+from services.ingest.publish import Publisher, load, short
 
 log = logging.getLogger("newspipe.ingest")
-_IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
-
-
-class Publisher:
-    """kafka-python producer: acks=all, keyed by article id, one blocking confirm per article."""
-
-    def __init__(self, kafka: KafkaSettings) -> None:
-        self.topic = kafka.raw_topic
-        self.producer = KafkaProducer(
-            **kafka_client_kwargs(kafka),
-            acks="all",
-            linger_ms=10,
-            retries=5,
-            max_in_flight_requests_per_connection=1,  # keep per-key order across retries
-            key_serializer=str.encode,
-        )
-
-    def send(self, article: RawArticle) -> object:
-        return self.producer.send(self.topic, key=article.id, value=article.to_bytes())
-
-    @retry(stop=stop_after_attempt(5), wait=wait_exponential(min=0.5, max=8), reraise=True)
-    def publish(self, article: RawArticle) -> None:
-        self.send(article).get(timeout=30)  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        self.producer.flush()
-        self.producer.close()
-
-
-def is_candidate(path: Path) -> bool:
-    name = path.name
-    return path.is_file() and not name.startswith(".") and not name.endswith(_IGNORED_SUFFIXES)
-
-
-def _free_target(folder: Path, name: str) -> Path:
-    """A path in `folder` for `name` that does not overwrite an earlier file of the same name."""
-    target = folder / name
-    n = 1
-    while target.exists() or target.with_name(target.name + ".error.txt").exists():
-        target = folder / f"{Path(name).stem}.{n}{Path(name).suffix}"
-        n += 1
-    return target
-
-
-def take(path: Path, publisher: Publisher, cfg: IngestSettings) -> str:
-    """Parse one settled file, publish it, then move it. Returns the outcome for the summary."""
-    outcome = parse(path.name, path.read_bytes(), datetime.now(UTC))
-    if isinstance(outcome, Rejected):
-        cfg.rejected.mkdir(parents=True, exist_ok=True)
-        target = _free_target(cfg.rejected, path.name)
-        shutil.move(str(path), target)
-        target.with_name(target.name + ".error.txt").write_text(outcome.reason + "\n", "utf-8")
-        log.warning("rejected %s: %s", path.name, outcome.reason)
-        return "rejected"
-    publisher.publish(outcome)  # raises after retries: the file stays in the inbox
-    cfg.processed.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), _free_target(cfg.processed, path.name))
-    log.info("published %s as %s", path.name, outcome.id[:12])
-    return "published"
+TICK_SECONDS = 0.1
 
 
 class _Events(FileSystemEventHandler):
-    def __init__(self, seen: queue.Queue[Path]) -> None:
+    """watchdog events as (path, is_dir, renamed) for the loop. Opens and reads change nothing;
+    a move out of the inbox has an empty destination."""
+
+    def __init__(self, seen: queue.Queue[tuple[Path, bool, bool]]) -> None:
         self.seen = seen
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
+        if event.event_type in ("opened", "closed_no_write", "deleted"):
             return
-        target = getattr(event, "dest_path", "") or event.src_path
-        self.seen.put(Path(os.fsdecode(target)))
+        renamed = event.event_type == "moved"
+        path = os.fsdecode(event.dest_path if renamed else event.src_path)
+        if path and (not event.is_directory or event.event_type in ("created", "moved")):
+            self.seen.put((Path(path), event.is_directory, renamed))
 
 
-def _settled(pending: dict[Path, tuple[float, int, float]], settle: float) -> Iterator[Path]:
-    """Yield pending files whose (size, mtime) stayed the same for `settle` seconds."""
-    now = time.monotonic()
-    for path, (since, size, mtime) in list(pending.items()):
+def _observer() -> BaseObserver:
+    """On Linux, report a file renamed in from elsewhere on the disk as a move (an atomic arrival),
+    not as a creation."""
+    if not sys.platform.startswith("linux"):
+        return Observer()
+    from watchdog.observers.inotify import InotifyObserver
+
+    return InotifyObserver(generate_full_events=True)
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Files and links under `folder`, links never followed (a link to a folder is listed)."""
+    found: list[Path] = []
+    for top, dirs, files in os.walk(folder):
+        found.extend(Path(top, d) for d in dirs if os.path.islink(os.path.join(top, d)))
+        found.extend(Path(top, f) for f in files)
+    return sorted(found)
+
+
+def _signature(path: Path) -> Signature | None:
+    for look in (os.stat, os.lstat):  # lstat: a dangling link is still a file to reject
         try:
-            st = path.stat()
-        except FileNotFoundError:
-            del pending[path]
+            return signature(look(path))
+        except OSError:
             continue
-        if (st.st_size, st.st_mtime) != (size, mtime):
-            pending[path] = (now, st.st_size, st.st_mtime)
-        elif now - since >= settle:
-            del pending[path]
-            yield path
+    return None
+
+
+def _real(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return None
+
+
+class Ingest:
+    """The loop's state: files pending, names recently taken, the producer and Kafka's state."""
+
+    def __init__(self, kafka: KafkaSettings, cfg: IngestSettings, stop: threading.Event) -> None:
+        cfg.inbox.mkdir(parents=True, exist_ok=True)
+        self.cfg, self.stop = cfg, stop
+        self.inbox = cfg.inbox.resolve()
+        # processed/ or rejected/ configured inside the inbox: their files are never taken again
+        self.outputs = [p.resolve() for p in (cfg.processed, cfg.rejected)]
+        self.seen: queue.Queue[tuple[Path, bool, bool]] = queue.Queue()
+        self.pending = Pending(cfg.settle_seconds)
+        self.taken = RecentlyTaken()
+        self.publisher = Publisher(kafka, cfg)
+        self.kafka = Dependency("Kafka", log)
+        self.backoff = Backoff()
+
+    def run(self) -> None:
+        observer = _observer()
+        observer.schedule(_Events(self.seen), str(self.inbox), recursive=True)
+        observer.start()
+        self.seen.put((self.inbox, True, False))  # files already there, in every sub-folder
+        log.info(
+            "watching %s: a file is taken once unchanged %.1f s%s",
+            self.inbox,
+            self.cfg.settle_seconds,
+            "" if Path("/proc/self/fdinfo").is_dir() else " (no /proc: open writers not seen)",
+        )
+        try:
+            while not self.stop.is_set():
+                self.connect()
+                self.tick()
+                self.stop.wait(TICK_SECONDS)
+        finally:
+            observer.stop()
+            observer.join()
+            self.publisher.close()
+
+    def connect(self) -> None:
+        if self.publisher.producer is not None or not self.backoff.ready(time.monotonic()):
+            return
+        try:
+            self.publisher.connect()
+        except (KafkaError, OSError) as exc:
+            self.unreachable(exc)
+            return
+        self.reachable()
+
+    def unreachable(self, exc: BaseException) -> None:
+        self.kafka.lost(exc)  # logs once per outage
+        delay = self.backoff.failed(time.monotonic())
+        log.debug("Kafka still unreachable (%s); next try in %.0f s", exc, delay)
+
+    def reachable(self) -> None:
+        self.backoff.succeeded()
+        self.kafka.back()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.drain(now)
+        self.pending.refresh(now, lambda rel: _signature(self.inbox / rel))
+        due = self.pending.due(now)
+        writers = open_for_writing(self.inbox) if due else None
+        for rel in due:
+            if self.stop.is_set():
+                return
+            if writers and _real(self.inbox / rel) in writers:
+                self.pending.hold(rel, now + HELD_RECHECK_SECONDS)
+                log.debug("%s is open for writing: waiting", rel)
+                continue
+            self.take(rel)
+
+    def drain(self, now: float) -> None:
+        while True:
+            try:
+                path, is_dir, renamed = self.seen.get_nowait()
+            except queue.Empty:
+                return
+            for p in _walk(path) if is_dir else [path]:
+                if p.is_relative_to(self.inbox) and not any(map(p.is_relative_to, self.outputs)):
+                    rel = p.relative_to(self.inbox)
+                    if is_article_name(rel) and os.path.lexists(p):
+                        self.pending.note(rel, now, renamed=renamed)
+
+    def take(self, rel: PurePath) -> None:
+        """Reject the file, publish it, or hold it while Kafka is unreachable."""
+        try:
+            source = self.check(rel)
+        except FileNotFoundError:  # gone since the last look
+            self.pending.pop(rel)
+            return
+        except OSError as exc:
+            source = Refused(f"could not inspect the file: {short(exc)}")
+        if source is None:  # a link to a folder in the inbox: left alone
+            self.pending.pop(rel)
+        elif isinstance(source, Refused):
+            self.finish(rel, source.reason)
+        elif self.publisher.producer is None or not self.backoff.ready(time.monotonic()):
+            self.pending.hold(rel, self.backoff.next_try)
+        else:
+            self.publish(rel, source)
+
+    def check(self, rel: PurePath) -> Path | Refused | None:
+        """The decisions made without reading the file (no broker needed for them)."""
+        reason = self.taken.reappeared(rel, self.pending.entries[rel].first_seen)
+        if reason:
+            return Refused(reason)
+        source = what_to_read(self.inbox / rel, self.inbox)
+        if isinstance(source, Path) and (
+            reason := too_large(source.stat().st_size, self.cfg.max_bytes)
+        ):
+            return Refused(reason)
+        return source
+
+    def publish(self, rel: PurePath, source: Path) -> None:
+        outcome = load(source, rel, self.cfg.max_bytes)
+        if isinstance(outcome, Rejected):
+            self.finish(rel, outcome.reason)
+            return
+        try:
+            if not self.publisher.publish(outcome, self.stop):
+                return  # stopping: the file stays in the inbox
+        except Exception as exc:
+            if on_publish_error(exc) == "wait":
+                self.unreachable(exc)
+                self.pending.hold(rel, self.backoff.next_try)
+            else:
+                size = len(outcome.to_bytes())
+                self.finish(rel, f"Kafka refused the message ({size:,} bytes): {short(exc)}")
+            return
+        self.reachable()
+        self.finish(rel, None, outcome.id)
+
+    def finish(self, rel: PurePath, reason: str | None, article_id: str = "") -> None:
+        """Move a taken file to processed/ (reason None) or rejected/ with its reason, mirroring
+        its sub-folder, and remember its name for the reappear rule."""
+        self.pending.pop(rel)
+        self.taken.add(rel, time.monotonic())
+        if reason is None:
+            log.info("published %s as %s", rel.as_posix(), article_id[:12])
+        else:
+            log.warning("rejected %s: %s", rel.as_posix(), reason)
+        folder = self.cfg.processed if reason is None else self.cfg.rejected
+        try:
+            target = destination(folder, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(self.inbox / rel, target)  # a link is moved as a link, never followed
+            if reason is not None:
+                target.with_name(target.name + ".error.txt").write_text(reason + "\n", "utf-8")
+        except OSError as exc:
+            log.error("could not move %s to %s: %s (left in the inbox)", rel, folder, exc)
 
 
 def watch(kafka: KafkaSettings, cfg: IngestSettings, stop: threading.Event | None = None) -> None:
-    cfg.inbox.mkdir(parents=True, exist_ok=True)
-    stop = stop or threading.Event()
-    seen: queue.Queue[Path] = queue.Queue()
-    observer = Observer()
-    observer.schedule(_Events(seen), str(cfg.inbox), recursive=False)
-    observer.start()
-    for existing in sorted(cfg.inbox.iterdir()):
-        seen.put(existing)
-    publisher = Publisher(kafka)
-    pending: dict[Path, tuple[float, int, float]] = {}
-    log.info("watching %s (settle %.1fs)", cfg.inbox.resolve(), cfg.settle_seconds)
-    try:
-        while not stop.is_set():
-            _drain(seen, pending)
-            for path in _settled(pending, cfg.settle_seconds):
-                if is_candidate(path):
-                    take(path, publisher, cfg)
-            stop.wait(0.1)
-    finally:
-        observer.stop()
-        observer.join()
-        publisher.close()
-
-
-def _drain(seen: queue.Queue[Path], pending: dict[Path, tuple[float, int, float]]) -> None:
-    while True:
-        try:
-            path = seen.get_nowait()
-        except queue.Empty:
-            return
-        if path not in pending and path.exists():
-            pending[path] = (time.monotonic(), -1, -1.0)
+    """Run the ingest loop until `stop` is set."""
+    Ingest(kafka, cfg, stop or threading.Event()).run()
 
 
 def article_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if is_candidate(p))
+    return [
+        p
+        for p in _walk(folder)
+        if p.is_file() and is_article_name(p.relative_to(folder))  # links to files followed here
+    ]
 
 
-def replay(kafka: KafkaSettings, paths: Iterable[Path]) -> dict[str, int]:
-    """Publish every article file (not moved); unparsable ones are reported, not published."""
-    files = [f for p in paths for f in (article_files(p) if p.is_dir() else [p])]
-    publisher = Publisher(kafka)
+def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) -> dict[str, int]:
+    """Publish every article file under `paths` (not moved; named relative to the folder given).
+    Files too large or unparsable, and messages Kafka refuses, are counted as not published."""
+    files: list[tuple[Path, PurePath]] = []
+    for p in paths:
+        found = article_files(p) if p.is_dir() else [p]
+        files += [(f, f.relative_to(p) if p.is_dir() else PurePath(p.name)) for f in found]
+    publisher = Publisher(kafka, ingest, timeouts={})  # the library's patient defaults
+    publisher.connect()
     counts = {"published": 0, "rejected": 0}
     futures = []
-    for path in tqdm(files, desc="replay", unit="file"):
-        outcome = parse(str(path), path.read_bytes(), datetime.now(UTC))
+    for path, rel in tqdm(files, desc="replay", unit="file"):
+        outcome = load(path.resolve(), rel, ingest.max_bytes)  # links followed: replay is explicit
         if isinstance(outcome, Rejected):
             counts["rejected"] += 1
             log.warning("not published %s: %s", path, outcome.reason)
             continue
-        futures.append(publisher.send(outcome))
-    for future in futures:
-        future.get(timeout=60)  # type: ignore[attr-defined]
-        counts["published"] += 1
+        try:
+            futures.append((path, publisher.send(outcome)))
+        except Exception as exc:  # refused by the client itself (e.g. over max_request_size)
+            counts["rejected"] += 1
+            log.warning("not published %s: %s", path, short(exc))
+    for path, future in futures:
+        try:
+            future.get(timeout=180)  # type: ignore[attr-defined]
+            counts["published"] += 1
+        except Exception as exc:
+            counts["rejected"] += 1
+            log.warning("not published %s: %s", path, short(exc))
     publisher.close()
     return counts

@@ -3,13 +3,12 @@ offsets committed only after the write, and a restarted indexer re-reading nothi
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer
 
 from newspipe import bootstrap
-from newspipe.config import Settings, kafka_client_kwargs
+from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import (
     KIND_ARTICLE,
     KIND_HEADER,
@@ -57,7 +56,7 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
         producer.send(s.kafka.enriched_topic, key=b"k", value=value, headers=[(KIND_HEADER, kind)])
     producer.flush()
 
-    sink = Sink(s.kafka, s.es, s.index)
+    sink = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest))
     _drain(sink)
     sink.es.indices.refresh(index=s.es.alias)
     assert sink.es.count(index=s.es.alias)["count"] == 1  # the same article twice: one document
@@ -75,9 +74,8 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
     sink.consumer.close()
 
     # A restarted indexer resumes after the committed offsets: nothing left to read.
-    again = Sink(s.kafka, s.es, s.index)
+    again = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest))
     # Several polls: the first ones may only be the group join; any record would show up after it.
     assert not any(again.consumer.poll(timeout_ms=2000).values() for _ in range(5))
-    stop = threading.Event()
-    stop.set()
-    again.run(stop)
+    again.stop.set()
+    again.run()

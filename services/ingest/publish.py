@@ -1,0 +1,104 @@
+"""One article file onto news.raw: the bounded read, the parse call, and the producer.
+
+Used by the watch loop and by replay (watch.py). The file is read from an open descriptor checked
+to be a regular file within `max_bytes`, never more than `max_bytes + 1` bytes of it; the producer's
+request limit is the one Kafka message limit (`message_max_bytes`), so whatever parse accepts can
+be sent.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from datetime import UTC, datetime
+from pathlib import Path, PurePath
+
+from kafka import KafkaProducer
+
+from newspipe.config import IngestSettings, KafkaSettings, kafka_client_kwargs, message_max_bytes
+from newspipe.contract import RawArticle
+from services.ingest.inbox import Refused, too_large
+from services.ingest.parse import Rejected, parse
+
+# The loop blocks on Kafka only this long per attempt, so a stop request or an unreachable broker
+# is noticed within seconds (kafka-python's defaults: 30 s bootstrap, 60 s block, 120 s delivery).
+CONNECT_TIMEOUT_MS = 5_000
+WATCH_TIMEOUTS = {
+    "max_block_ms": 5_000,  # waiting for the topic's metadata in send()
+    "request_timeout_ms": 15_000,  # one produce request; a 17 MB one takes well under a second
+    "delivery_timeout_ms": 20_000,  # >= request + linger; then the record fails, not left queued
+}
+
+
+class Publisher:
+    """kafka-python producer: acks=all (idempotent), keyed by article id, its request limit the
+    one Kafka message limit. Connected by `connect()`, so that ingest starts while Kafka is down."""
+
+    def __init__(
+        self, kafka: KafkaSettings, ingest: IngestSettings, timeouts: dict[str, int] | None = None
+    ) -> None:
+        self.kafka, self.topic = kafka, kafka.raw_topic
+        self.limit = message_max_bytes(ingest)
+        self.timeouts = WATCH_TIMEOUTS if timeouts is None else timeouts
+        self.producer: KafkaProducer | None = None
+
+    def connect(self) -> None:
+        if self.producer is None:
+            self.producer = KafkaProducer(
+                **kafka_client_kwargs(self.kafka),
+                acks="all",
+                linger_ms=10,
+                max_request_size=self.limit,
+                bootstrap_timeout_ms=CONNECT_TIMEOUT_MS,
+                **self.timeouts,
+            )
+
+    def send(self, article: RawArticle) -> object:
+        assert self.producer is not None, "connect() first"
+        return self.producer.send(self.topic, key=article.id.encode(), value=article.to_bytes())
+
+    def publish(self, article: RawArticle, stop: threading.Event) -> bool:
+        """Send and wait for the ack; False if `stop` was set first (the file stays in the inbox).
+        Raises the send's error."""
+        future = self.send(article)
+        while not future.is_done:  # type: ignore[attr-defined]
+            if stop.wait(0.01):
+                return False
+        future.get()  # type: ignore[attr-defined]
+        return True
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+
+
+def read_bounded(path: Path, limit: int) -> bytes | Refused:
+    """At most limit + 1 bytes, checked on the open descriptor: no link followed, no blocking on a
+    pipe swapped in since the checks."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    with os.fdopen(os.open(path, flags), "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return Refused("not a regular file")
+        data = f.read(limit + 1)
+    reason = too_large(max(st.st_size, len(data)), limit)
+    return Refused(reason) if reason else data
+
+
+def load(path: Path, rel: PurePath, limit: int) -> RawArticle | Rejected:
+    """Read (bounded) and parse; any error becomes the rejection's reason."""
+    name = rel.as_posix()
+    try:
+        data = read_bounded(path, limit)
+        if isinstance(data, Refused):
+            return Rejected(name, data.reason)
+        return parse(name, data, datetime.now(UTC), limit)
+    except Exception as exc:  # one bad file must not stop the loop
+        return Rejected(name, f"could not read or parse: {short(exc)}")
+
+
+def short(exc: BaseException) -> str:
+    """`Type: message`, the type once (kafka-python's messages already name it)."""
+    name, text = type(exc).__name__, str(exc)
+    return text if name in text else f"{name}: {text}" if text else name
