@@ -118,13 +118,11 @@ def enrich_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> No
         for doc in enrich_paths(list(paths)):
             click.echo(doc.model_dump_json() if as_json else f"{doc.id[:12]} {doc.title}")
         return
-    import faust
-
-    from services.enrich.app import create_app
+    from services.enrich.app import Worker, create_app
 
     settings.enrich.datadir.parent.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level.lower())
+    worker = Worker(app, loglevel=settings.log_level.lower())
     worker.execute_from_commandline()
 
 

@@ -72,6 +72,10 @@ class IngestSettings(BaseModel):
         2.0,
         description="a file no process holds open for writing is complete once unchanged this long",
     )
+    reappear_seconds: float = Field(
+        300.0,
+        description="a file named like one taken this recently is rejected as a possible tail",
+    )
     max_bytes: int = Field(
         4 * 2**20,
         description="largest article (file and UTF-8 text) accepted; Kafka limits derive from it",

@@ -51,10 +51,17 @@ class _Repeats(logging.Filter):
         return True
 
 
+def collapse_repeats(logger: logging.Logger) -> None:
+    """Put the repeat filter on the logger's handlers (again after a framework, such as faust's
+    worker, replaced the root logger's handlers with its own)."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, _Repeats) for f in handler.filters):
+            handler.addFilter(_Repeats())
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=FORMAT)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_Repeats())
+    collapse_repeats(logging.getLogger())
     # Client libraries log every connection at INFO; their warnings still show (collapsed).
     for noisy in ("kafka", "elastic_transport", "aiokafka", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -31,6 +31,7 @@ from newspipe.contract import (
     RawArticle,
     utcnow,
 )
+from newspipe.obs import collapse_repeats
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
 
@@ -172,6 +173,15 @@ def create_app(settings: Settings) -> faust.App:
         state.pop("linker", None)  # rebuilt from the (recovered) table at the next message
 
     return app
+
+
+class Worker(faust.Worker):
+    """faust's worker, with aiokafka's per-retry lines collapsed (one outage of Kafka gave 17k
+    ERROR lines): faust installs its own root handlers, so the filter is added after it did."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        collapse_repeats(logger)
 
 
 def _headers(msg: Any) -> dict[str, str]:

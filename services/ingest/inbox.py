@@ -31,8 +31,7 @@ IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 ATOMIC_SETTLE_SECONDS = 0.2
 # A writer that reopens a path after its first part was taken creates a new file holding the tail.
 # 5 minutes covers a writer paused between chunks (a slow download, a script's batch) while still
-# letting the same name come back within a working session. To become a setting
-# (IngestSettings.reappear_seconds).
+# letting the same name come back within a working session (NEWSPIPE_INGEST__REAPPEAR_SECONDS).
 REAPPEAR_SECONDS = 300.0
 # Names remembered at most: at 1,600 articles a day a 5-minute window holds ~6; 10,000 (about
 # 1 MB) covers a whole archive dropped at once. The oldest are forgotten first.

@@ -113,7 +113,7 @@ class Ingest:
         self.outputs = [p.resolve() for p in (cfg.processed, cfg.rejected)]
         self.seen: queue.Queue[tuple[Path, bool, bool]] = queue.Queue()
         self.pending = Pending(cfg.settle_seconds)
-        self.taken = RecentlyTaken()
+        self.taken = RecentlyTaken(window=cfg.reappear_seconds)
         self.publisher = Publisher(kafka, cfg)
         self.kafka = Dependency("Kafka", log)
         self.backoff = Backoff()
