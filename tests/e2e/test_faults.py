@@ -222,7 +222,7 @@ def test_big_files_pass_every_stage_or_are_rejected_with_the_limit(run: Run) -> 
         f.write(b"Title\n\nBody text. ")
         f.truncate(60 * MB)
     fault.rejected |= {"big-over-limit.txt", "big-6mb.txt", "big-60mb.txt"}
-    row = settle(run, fault, timeout=300)
+    settle(run, fault, timeout=300)
     for name in fault.rejected:
         reason = (run.s.ingest.rejected / f"{name}.error.txt").read_text("utf-8")
         assert "NEWSPIPE_INGEST__MAX_BYTES" in reason, reason
