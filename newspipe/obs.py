@@ -63,8 +63,10 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=FORMAT)
     collapse_repeats(logging.getLogger())
     # Client libraries log every connection at INFO; their warnings still show (collapsed).
-    for noisy in ("kafka", "elastic_transport", "aiokafka", "urllib3"):
+    for noisy in ("kafka", "aiokafka", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The ES client logs each retried request with a traceback; our own line says it is waiting.
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     # kafka-python's admin client warns on every faust group it cannot decode (readiness polls).
     logging.getLogger("kafka.admin").setLevel(logging.ERROR)
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -121,3 +122,15 @@ def linked_article(
         story=Story(id=""),
         event=event,
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's table (tests/e2e/test_faults.py), whatever the output mode."""
+    from tests.e2e.test_faults import TABLE
+
+    if TABLE:
+        terminalreporter.section("fault table")
+        columns = list(TABLE[0])
+        terminalreporter.write_line(" | ".join(columns))
+        for row in TABLE:
+            terminalreporter.write_line(" | ".join(str(row[c]) for c in columns))

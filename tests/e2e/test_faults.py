@@ -34,6 +34,7 @@ from services.index.sink import es_client
 from tests.conftest import ROOT
 from tests.e2e.test_pipeline import wait_for
 
+TABLE: list[dict[str, Any]] = []  # printed after the run by tests/conftest.py
 SEEDS = [p.read_text("utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
 MB = 2**20
 
@@ -177,7 +178,7 @@ def settle(run: Run, fault: Fault, timeout: float) -> dict[str, Any]:
         "duplicates": sum(c - 1 for c in found.values()),
         "recovery s": round(recovery, 1),
     }
-    print(f"\nFAULT ROW {row}")
+    TABLE.append(row)
     assert row["lost"] == 0 and row["duplicates"] == 0
     assert row["dead-lettered"] == fault.poison
     assert row["searchable"] == len(fault.indexed)
