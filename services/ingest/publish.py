@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 
 from newspipe.config import IngestSettings, KafkaSettings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import RawArticle
@@ -60,13 +62,25 @@ class Publisher:
 
     def publish(self, article: RawArticle, stop: threading.Event) -> bool:
         """Send and wait for the ack; False if `stop` was set first (the file stays in the inbox).
-        Raises the send's error."""
+        Raises the send's error. A send neither acknowledged nor failed well after its delivery
+        timeout (seen once: a record in flight when the broker went down, never resolved after
+        it came back) raises KafkaTimeoutError and drops the producer, so the next attempt starts
+        on a fresh connection (re-sending is safe: the article id is the key)."""
         future = self.send(article)
+        deadline = time.monotonic() + self.timeouts.get("delivery_timeout_ms", 120_000) / 1000 + 10
         while not future.is_done:  # type: ignore[attr-defined]
             if stop.wait(0.01):
                 return False
+            if time.monotonic() > deadline:
+                self.reset()
+                raise KafkaTimeoutError("no acknowledgement or error from Kafka in time")
         future.get()  # type: ignore[attr-defined]
         return True
+
+    def reset(self) -> None:
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            producer.close(timeout=0)
 
     def close(self) -> None:
         if self.producer is not None:

@@ -225,6 +225,7 @@ class Ingest:
                 return  # stopping: the file stays in the inbox
         except Exception as exc:
             if on_publish_error(exc) == "wait":
+                self.publisher.reset()  # the next try on a fresh producer, not a wedged one
                 self.unreachable(exc)
                 self.pending.hold(rel, self.backoff.next_try)
             else:
