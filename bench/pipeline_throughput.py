@@ -21,12 +21,12 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from newspipe import bootstrap
+from newspipe.clients import es_client
 from newspipe.config import Settings, kafka_client_kwargs
 from newspipe.contract import RawArticle, Source, doc_id, utcnow
+from newspipe.tools import bootstrap
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
-from services.index.sink import es_client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' isolation helpers: their own topics, index, app id

@@ -45,12 +45,22 @@ def stack() -> None:
 @click.pass_obj
 def stack_up(settings: Settings) -> None:
     """Fetch (once), start and wait for Kafka and Elasticsearch; create topics and the index."""
-    import newspipe.stack as local
-    from newspipe import bootstrap
+    import newspipe.tools.stack as local
+    from newspipe.tools import bootstrap
 
     local.up(settings.stack)
     bootstrap.prepare(settings)
     _print_status(local.status(settings.stack))
+
+
+@main.command("setup")
+@click.pass_obj
+def setup_cmd(settings: Settings) -> None:
+    """Create the topics (with their size limits) and the index template and alias on the
+    configured Kafka and Elasticsearch (what `stack up` does for the local stack); idempotent."""
+    from newspipe.tools import bootstrap
+
+    bootstrap.prepare(settings)
 
 
 @stack.command("down")
@@ -63,7 +73,7 @@ def stack_up(settings: Settings) -> None:
 @click.pass_obj
 def stack_down(settings: Settings, only: tuple[str, ...]) -> None:
     """Stop both servers cleanly."""
-    import newspipe.stack as local
+    import newspipe.tools.stack as local
 
     local.down(settings.stack, only or local.SERVERS)
 
@@ -72,7 +82,7 @@ def stack_down(settings: Settings, only: tuple[str, ...]) -> None:
 @click.pass_obj
 def stack_status(settings: Settings) -> None:
     """Say what runs where."""
-    import newspipe.stack as local
+    import newspipe.tools.stack as local
 
     _print_status(local.status(settings.stack))
 
@@ -113,7 +123,7 @@ def index_cmd(settings: Settings) -> None:
 def enrich_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
     """With PATHs: enrich files offline (no Kafka/ES) and print JSON lines. Without: the worker."""
     if paths:
-        from newspipe.offline import enrich_paths
+        from newspipe.tools.offline import enrich_paths
 
         for doc in enrich_paths(list(paths)):
             click.echo(doc.model_dump_json() if as_json else f"{doc.id[:12]} {doc.title}")
@@ -149,7 +159,7 @@ def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
 def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
     """Start ingest, enrich and index as supervised processes (one that exits is restarted with
     backoff, the others keep running); Ctrl-C stops them."""
-    from newspipe.supervise import Child, supervise
+    from newspipe.tools.supervise import Child, supervise
 
     exe = [sys.executable, "-m", "newspipe"]
     children = [
@@ -166,7 +176,7 @@ def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
 
 
 def _replay_when_ready(settings: Settings, folder: Path) -> None:
-    from newspipe.bootstrap import wait_for_group
+    from newspipe.tools.bootstrap import wait_for_group
     from services.ingest.watch import replay
 
     try:
@@ -183,7 +193,7 @@ def _replay_when_ready(settings: Settings, folder: Path) -> None:
 @click.pass_obj
 def search_cmd(settings: Settings, query: str, size: int) -> None:
     """Full-text search (any language; Arabic and accents folded as at index time)."""
-    from newspipe.query import search
+    from newspipe.tools.query import search
 
     for hit in search(settings, query, size):
         click.echo(orjson.dumps(hit).decode())
@@ -194,7 +204,7 @@ def search_cmd(settings: Settings, query: str, size: int) -> None:
 @click.pass_obj
 def stories_cmd(settings: Settings, size: int) -> None:
     """List stories: size, outlets, first/last seen, a representative title."""
-    from newspipe.query import stories
+    from newspipe.tools.query import stories
 
     for s in stories(settings, size):
         click.echo(
@@ -212,7 +222,7 @@ def eval_cmd(settings: Settings, gold: Path) -> None:
     story)."""
     import yaml
 
-    from newspipe.evaluate import evaluate, evaluate_links, render, render_links
+    from newspipe.tools.evaluate import evaluate, evaluate_links, render, render_links
 
     first = (yaml.safe_load(gold.read_text("utf-8"))["articles"] or [{}])[0]
     if "story" in first:
@@ -238,7 +248,7 @@ def dlq_list(
     settings: Settings, stage: str | None, reason: str | None, include_replayed: bool
 ) -> None:
     """Counts per stage and reason class, then one line per letter not yet replayed."""
-    from newspipe.dlq import list_command
+    from newspipe.tools.dlq import list_command
 
     _echo_dlq(lambda: (list_command(settings, stage, reason, include_replayed), True))
 
@@ -249,7 +259,7 @@ def dlq_list(
 @click.pass_obj
 def dlq_show(settings: Settings, offset: str, full: bool) -> None:
     """Every field of the letter at OFFSET, the reason in full, the payload pretty-printed."""
-    from newspipe.dlq import show_command
+    from newspipe.tools.dlq import show_command
 
     _echo_dlq(lambda: (show_command(settings, offset, full), True))
 
@@ -268,14 +278,14 @@ def dlq_replay(
     dry_run: bool,
 ) -> None:
     """Re-publish letters not yet replayed to the topic they failed on (key and headers kept)."""
-    from newspipe.dlq import replay_command
+    from newspipe.tools.dlq import replay_command
 
     _echo_dlq(lambda: replay_command(settings, stage, reason, offsets, dry_run))
 
 
 def _echo_dlq(run: Callable[[], tuple[list[str], bool]]) -> None:
     """Print a dlq command's lines; its errors as one line; exit 1 if a letter was not replayed."""
-    from newspipe.dlq import DlqError
+    from newspipe.tools.dlq import DlqError
 
     try:
         lines, ok = run()

@@ -70,3 +70,29 @@ def paragraph_end(text: str, start: int, cap: int) -> int:
 def normalise_body(body: str) -> str:
     """The form an article's identity is computed on: folded, whitespace collapsed."""
     return _WS.sub(" ", fold(body)).strip()
+
+
+# One token: "5+5" (the commission's name), a run of letters/digits, or an Arabic word.
+# Combining marks (Arabic harakat, Latin accents in NFD text) stay inside their word.
+TOKEN = re.compile(r"\d+\s?\+\s?\d+|(?:[^\W_]|[\u064b-\u065f\u0670\u0640\u0300-\u036f])+")
+# The Arabic article with a clitic before it (wa-, bi-, fa-, ka-, li-): stripped for search.
+_AR_CLITIC_ARTICLE = ("وال", "بال", "فال", "كال", "لل", "ال")
+
+
+def is_arabic(token: str) -> bool:
+    return "\u0600" <= token[:1] <= "\u06ff"
+
+
+def search_text(text: str) -> str:
+    """Folded text for the `standard` analyzer: accents dropped, Arabic letter variants unified and
+    the article/clitics stripped, so "الناظوري" and "ناظوري" meet.
+    Documents (at enrich time) and queries (at search time) get the same treatment."""
+    out = []
+    for tok in TOKEN.findall(fold(text)):
+        if is_arabic(tok):
+            for prefix in _AR_CLITIC_ARTICLE:
+                if tok.startswith(prefix) and len(tok) - len(prefix) >= 2:
+                    tok = tok[len(prefix) :]
+                    break
+        out.append(tok)
+    return " ".join(out)

@@ -13,16 +13,13 @@ from pathlib import Path
 import py3langid
 
 from newspipe.contract import Dedup, EnrichedArticle, RawArticle, Story
-from newspipe.text import fold
+from newspipe.text import search_text
 from services.enrich import dedup
 from services.enrich.entities import find_mentions, to_entities
 from services.enrich.events import event_features
 from services.enrich.knowledge import PACK_DIR, load_gazetteer, load_lexicon, load_topics
-from services.enrich.names import TOKEN, is_arabic
 from services.enrich.newnames import find_new_names
 from services.enrich.topics import Tagger, lead_end
-
-_AR_CLITIC_ARTICLE = ("وال", "بال", "فال", "كال", "لل", "ال")
 
 
 class Enricher:
@@ -66,18 +63,3 @@ def detect_language(text: str) -> str:
     # 400 characters decide en/fr/ar reliably; the cost grows with the length (py3langid).
     lang, _score = py3langid.classify(text[:400])
     return str(lang)
-
-
-def search_text(text: str) -> str:
-    """Folded text for the `standard` analyzer: accents dropped, Arabic letter variants unified and
-    the article/clitics stripped, so "الناظوري" and "ناظوري" meet.
-    Queries get the same treatment."""
-    out = []
-    for tok in TOKEN.findall(fold(text)):
-        if is_arabic(tok):
-            for prefix in _AR_CLITIC_ARTICLE:
-                if tok.startswith(prefix) and len(tok) - len(prefix) >= 2:
-                    tok = tok[len(prefix) :]
-                    break
-        out.append(tok)
-    return " ".join(out)

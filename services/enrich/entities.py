@@ -8,9 +8,9 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from newspipe.contract import Entity
-from newspipe.text import fold
+from newspipe.text import TOKEN, fold, is_arabic
 from services.enrich.knowledge import Gazetteer
-from services.enrich.names import TOKEN, arabic_variant, is_arabic, strict_key, token_keys
+from services.enrich.names import arabic_variant, strict_key, token_keys
 
 CONTEXT_WINDOW = (
     12  # tokens each side of a bare surname searched for role cues ("deputy commander")

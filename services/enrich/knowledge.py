@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from newspipe.text import fold
-from services.enrich.names import ARTICLES, TOKEN, is_acronym, name_key, strict_key
+from newspipe.text import TOKEN, fold
+from services.enrich.names import ARTICLES, is_acronym, name_key, strict_key
 
 PACK_DIR = Path(__file__).resolve().parent / "knowledge"
 ENTITY_FILES = ("people.yaml", "orgs.yaml", "places.yaml")

@@ -12,11 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from newspipe.text import fold
+from newspipe.text import TOKEN, fold, is_arabic
 
-# One token: "5+5" (the commission's name), a run of letters/digits, or an Arabic word.
-# Combining marks (Arabic harakat, Latin accents in NFD text) stay inside their word.
-TOKEN = re.compile(r"\d+\s?\+\s?\d+|(?:[^\W_]|[\u064b-\u065f\u0670\u0640\u0300-\u036f])+")
 ARTICLES = frozenset({"al", "el", "il", "ال"})
 ABD_WORDS = frozenset({"abd", "abdel", "abdul", "abdal", "abdol", "abdou", "abdoul", "abdu", "عبد"})
 _ABD = re.compile(r"^(abd|abdu|abdi|abdo)(el|ul|al|ol|oul|ou|u|e)?(?=[a-z]{3})")
@@ -32,10 +29,6 @@ _VOWELS = re.compile(r"[aeiouy]+")
 _DOUBLE = re.compile(r"(.)\1+")
 _AR_PREFIX = re.compile(r"^(?:[وف]?[بكل]?ال|لل)(?=..)")
 _AR_WAW = re.compile(r"^[وفبل](?=...)")
-
-
-def is_arabic(token: str) -> bool:
-    return "\u0600" <= token[:1] <= "\u06ff"
 
 
 @lru_cache(maxsize=200_000)

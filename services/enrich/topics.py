@@ -12,8 +12,7 @@ from typing import Any
 import ahocorasick
 
 from newspipe.contract import Entity, Topic
-from newspipe.text import fold, paragraph_end
-from services.enrich.names import is_arabic
+from newspipe.text import fold, is_arabic, paragraph_end
 
 TITLE_FACTOR, LEAD_FACTOR, BODY_FACTOR = 2.0, 1.5, 1.0
 REPEAT_BONUS = 0.3  # each e-fold of repeats adds 30 % of the phrase's weight

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import Elasticsearch
 from elasticsearch import helpers as es_helpers
 from elasticsearch.exceptions import ApiError, TransportError
 from elasticsearch.exceptions import ConnectionError as ESConnectionError
@@ -23,6 +22,7 @@ from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartitio
 from kafka.errors import CommitFailedError, RetriableError
 from pydantic import ValidationError
 
+from newspipe.clients import es_client
 from newspipe.config import (
     ElasticSettings,
     IndexSettings,
@@ -34,13 +34,6 @@ from newspipe.obs import Dependency
 from services.index.core import classify, describe_error, to_action
 
 log = logging.getLogger("newspipe.index")
-
-
-def es_client(es: ElasticSettings) -> Elasticsearch:
-    auth = None
-    if es.username and es.password is not None:
-        auth = (es.username, es.password.get_secret_value())
-    return Elasticsearch(es.url, basic_auth=auth, request_timeout=60)
 
 
 @dataclass

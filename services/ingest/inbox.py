@@ -17,9 +17,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Literal
-
-from kafka import errors as kafka_errors
 
 from newspipe.obs import MAX_BACKOFF
 from services.ingest.parse import MAX_BYTES_SETTING
@@ -235,31 +232,6 @@ def too_large(size: int, limit: int) -> str | None:
         f"too large: {size:,} bytes ({size / 2**20:.1f} MB) > limit {limit:,} bytes"
         f" ({limit / 2**20:.1f} MB); raise {MAX_BYTES_SETTING} to accept it"
     )
-
-
-# Errors that concern this one message: rejecting the file is final. kafka-python raises
-# MessageSizeTooLargeError both for max_request_size and for the broker's MESSAGE_TOO_LARGE (Java's
-# RecordTooLargeException).
-PER_MESSAGE_ERRORS: tuple[type[Exception], ...] = (
-    kafka_errors.MessageSizeTooLargeError,
-    kafka_errors.RecordListTooLargeError,
-    kafka_errors.InvalidRecordError,
-    kafka_errors.CorruptRecordError,
-    kafka_errors.InvalidTimestampError,
-    kafka_errors.InvalidTopicError,
-    kafka_errors.UnsupportedForMessageFormatError,
-)
-
-
-def on_publish_error(exc: BaseException) -> Literal["reject", "wait"]:
-    """Reject the file for an error about this message; wait (the file stays in the inbox) for
-    the broker being down or unready, or anything else Kafka says (authorisation, unknown topic):
-    those concern every file alike, and rejecting them all would empty the inbox."""
-    if isinstance(exc, PER_MESSAGE_ERRORS):
-        return "reject"
-    if isinstance(exc, kafka_errors.KafkaError | OSError):
-        return "wait"
-    return "reject"  # the client refused this message itself (ValueError, TypeError)
 
 
 class Backoff:

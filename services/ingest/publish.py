@@ -14,8 +14,10 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
+from typing import Literal
 
 from kafka import KafkaProducer
+from kafka import errors as kafka_errors
 from kafka.errors import KafkaTimeoutError
 
 from newspipe.config import IngestSettings, KafkaSettings, kafka_client_kwargs, message_max_bytes
@@ -116,3 +118,28 @@ def short(exc: BaseException) -> str:
     """`Type: message`, the type once (kafka-python's messages already name it)."""
     name, text = type(exc).__name__, str(exc)
     return text if name in text else f"{name}: {text}" if text else name
+
+
+# Errors that concern this one message: rejecting the file is final. kafka-python raises
+# MessageSizeTooLargeError both for max_request_size and for the broker's MESSAGE_TOO_LARGE (Java's
+# RecordTooLargeException).
+PER_MESSAGE_ERRORS: tuple[type[Exception], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidRecordError,
+    kafka_errors.CorruptRecordError,
+    kafka_errors.InvalidTimestampError,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.UnsupportedForMessageFormatError,
+)
+
+
+def on_publish_error(exc: BaseException) -> Literal["reject", "wait"]:
+    """Reject the file for an error about this message; wait (the file stays in the inbox) for
+    the broker being down or unready, or anything else Kafka says (authorisation, unknown topic):
+    those concern every file alike, and rejecting them all would empty the inbox."""
+    if isinstance(exc, PER_MESSAGE_ERRORS):
+        return "reject"
+    if isinstance(exc, kafka_errors.KafkaError | OSError):
+        return "wait"
+    return "reject"  # the client refused this message itself (ValueError, TypeError)

@@ -38,14 +38,13 @@ from services.ingest.inbox import (
     Signature,
     destination,
     is_article_name,
-    on_publish_error,
     open_for_writing,
     signature,
     too_large,
     what_to_read,
 )
 from services.ingest.parse import Rejected
-from services.ingest.publish import Publisher, load, short
+from services.ingest.publish import Publisher, load, on_publish_error, short
 
 log = logging.getLogger("newspipe.ingest")
 TICK_SECONDS = 0.1

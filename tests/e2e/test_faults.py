@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-import newspipe.stack as local
-from newspipe import bootstrap
+import newspipe.tools.stack as local
+from newspipe.clients import es_client
 from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import DeadLetter
-from services.index.sink import es_client
+from newspipe.tools import bootstrap
 from tests.conftest import ROOT
 from tests.e2e.test_pipeline import wait_for
 

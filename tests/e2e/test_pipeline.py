@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from newspipe import bootstrap
+from newspipe.clients import es_client
 from newspipe.config import Settings
-from services.index.sink import es_client
+from newspipe.tools import bootstrap
 from tests.conftest import ROOT
 
 SEEDS = ROOT / "seeds"
@@ -163,7 +163,7 @@ def test_binary_file_is_rejected_with_reason(pipeline: Pipeline) -> None:
 
 
 def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
-    from newspipe.query import search, stories
+    from newspipe.tools.query import search, stories
 
     inbox = pipeline.settings.ingest.inbox
     (inbox / "ar.txt").write_text(
@@ -185,7 +185,7 @@ def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
 
 
 def test_distinct_stories_per_topic_and_week(pipeline: Pipeline) -> None:
-    from newspipe.query import stories_per_topic_and_week
+    from newspipe.tools.query import stories_per_topic_and_week
 
     docs = pipeline.docs()
     counts = stories_per_topic_and_week(pipeline.settings)

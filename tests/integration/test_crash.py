@@ -13,10 +13,10 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from newspipe import bootstrap
+from newspipe.clients import es_client
 from newspipe.config import Settings, kafka_client_kwargs
 from newspipe.contract import RawArticle, Source, doc_id
-from services.index.sink import es_client
+from newspipe.tools import bootstrap
 from tests.conftest import ROOT
 
 N = 300

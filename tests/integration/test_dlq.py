@@ -15,10 +15,10 @@ from click.testing import CliRunner, Result
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from newspipe import bootstrap, dlq
 from newspipe.cli import main
 from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import DeadLetter, LinkUpdate
+from newspipe.tools import bootstrap, dlq
 
 PYDANTIC = (
     "invalid raw article: 1 validation error for RawArticle\n  Invalid JSON: expected value "

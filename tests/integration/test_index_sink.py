@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from newspipe import bootstrap
 from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import (
     KIND_ARTICLE,
@@ -19,6 +18,7 @@ from newspipe.contract import (
     Source,
     doc_id,
 )
+from newspipe.tools import bootstrap
 from services.enrich.core import Enricher
 from services.index.sink import Sink
 

@@ -23,9 +23,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 import services.ingest.publish as publish_module
-from newspipe import bootstrap
 from newspipe.config import KafkaSettings, Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import RawArticle
+from newspipe.tools import bootstrap
 from services.ingest.parse import parse as real_parse
 from services.ingest.watch import replay, watch
 from tests.conftest import _free_port

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 
-from newspipe import bootstrap
+from newspipe.clients import es_client
 from newspipe.config import Settings, kafka_client_kwargs
 from newspipe.contract import RawArticle, Source, doc_id
-from services.index.sink import es_client
+from newspipe.tools import bootstrap
 from tests.conftest import ROOT, _free_port
 
 SEED = ROOT / "seeds" / "001_7a46a5f02b118931.txt"

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from newspipe.contract import DeadLetter
-from newspipe.dlq import (
+from newspipe.tools.dlq import (
     Dlq,
     DlqError,
     Entry,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from newspipe.evaluate import evaluate
+from newspipe.tools.evaluate import evaluate
 from tests.conftest import ROOT
 
 

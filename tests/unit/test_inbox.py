@@ -19,12 +19,11 @@ from services.ingest.inbox import (
     Refused,
     destination,
     is_article_name,
-    on_publish_error,
     open_for_writing,
     too_large,
     what_to_read,
 )
-from services.ingest.publish import read_bounded
+from services.ingest.publish import on_publish_error, read_bounded
 
 A = PurePath("outlet-x/2024/a.txt")
 SIG = (1, 100, 1_000)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from newspipe.evaluate import evaluate_links
+from newspipe.tools.evaluate import evaluate_links
 from tests.conftest import ROOT
 
 

@@ -1,6 +1,7 @@
 """The local stack without Docker: fetches Apache Kafka and Elasticsearch from Maven Central once
 (`mvn`, into the cache folder) and runs one KRaft node and one ES node on 127.0.0.1, with data, logs
-and pid files under the state folder. Standard library only, so it runs before any install."""
+and pid files under the state folder. Standard library and the settings model only (no Kafka or
+Elasticsearch client), so it runs before the servers do."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ from newspipe.config import StackSettings
 __all__ = ["StackError", "down", "fetch", "status", "up"]
 SERVERS = ("kafka", "elasticsearch")
 
-log = logging.getLogger("newspipe.stack")
+log = logging.getLogger("newspipe.tools.stack")
 
-LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
+LOCAL = Path(__file__).resolve().parents[2] / "deploy" / "local"
 # Pinned: without a version Maven resolves the newest plugin from remote metadata on each run.
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 MARKER = ".complete"  # written last in a download folder: its absence means "fetch again"

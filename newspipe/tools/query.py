@@ -8,7 +8,7 @@ from newspipe.config import Settings
 
 
 def _es(settings: Settings) -> Any:
-    from services.index.sink import es_client
+    from newspipe.clients import es_client
 
     return es_client(settings.es)
 
@@ -16,7 +16,7 @@ def _es(settings: Settings) -> Any:
 def search_query(query: str) -> dict[str, Any]:
     """Match the query on the raw fields and, folded like the index's `search_text`, on that
     field: Arabic-script names and unaccented spellings are found on a `standard`-only node."""
-    from services.enrich.core import search_text
+    from newspipe.text import search_text
 
     fields = ["title^2", "body", "entities.name.text^2", "entities.mentions.text"]
     return {

@@ -12,7 +12,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 
-log = logging.getLogger("newspipe.bootstrap")
+log = logging.getLogger("newspipe.tools.bootstrap")
 
 
 DLQ_RETENTION_MS = 30 * 86400 * 1000  # a month to notice, fix and replay a dead letter
@@ -63,8 +63,8 @@ def create_topics(settings: Settings) -> None:
 
 
 def prepare(settings: Settings) -> None:
+    from newspipe.clients import es_client
     from services.index.schema import install
-    from services.index.sink import es_client
 
     create_topics(settings)
     install(es_client(settings.es), settings.es.alias, settings.es.index)

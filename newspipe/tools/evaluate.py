@@ -153,7 +153,7 @@ def _root(item: str, parent: dict[str, str | None]) -> str:
 
 def evaluate_links(labels_file: Path, root: Path | None = None) -> dict[str, Any]:
     """Pairwise P/R/F1 of near-duplicate groups and of stories, files taken in sorted order."""
-    from newspipe.offline import enrich_files
+    from newspipe.tools.offline import enrich_files
 
     root = root or Path.cwd()
     items = yaml.safe_load(labels_file.read_text("utf-8"))["articles"]
