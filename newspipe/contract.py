@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,6 +135,26 @@ class DeadLetter(_Model):
         default_factory=dict, description="the original message's headers (replay restores them)"
     )
     failed_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def of(
+        cls,
+        stage: Literal["ingest", "enrich", "index"],
+        reason: str,
+        message: Any,
+    ) -> DeadLetter:
+        """The letter for one Kafka message (kafka-python's ConsumerRecord or faust's Message:
+        both have topic, partition, offset, key, value and headers as (name, bytes) pairs)."""
+        return cls(
+            stage=stage,
+            reason=reason,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key.decode("utf-8", "replace") if message.key else None,
+            payload=(message.value or b"").decode("utf-8", "replace"),
+            headers={k: (v or b"").decode("utf-8", "replace") for k, v in message.headers or []},
+        )
 
     def to_bytes_within(self, limit: int) -> bytes:
         """The letter, fitting a Kafka message of `limit` bytes: a reason longer than 8 KB is cut

@@ -20,7 +20,11 @@ T = TypeVar("T")
 # Client libraries log each failed connection attempt (kafka-python at ERROR, every backoff step;
 # aiokafka/faust once per fetch loop: 17k lines in one outage). One line per repeat window is kept.
 REPEAT_WINDOW = 300.0
-MAX_BACKOFF = 30.0  # a dependency back after an outage is noticed within 30 s
+# The one retry policy: 0.5 s, doubling, capped at 30 s (a dependency back after an outage is
+# noticed within 30 s). Blocking calls use Dependency.call; the enrich app's async sends and the
+# ingest loop's non-blocking Backoff follow the same numbers.
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
 
 
 class _Repeats(logging.Filter):
@@ -100,7 +104,7 @@ class Dependency:
         stop = stop or threading.Event()
         retrying = Retrying(
             retry=retry_if_exception(transient),
-            wait=wait_exponential(multiplier=0.5, max=MAX_BACKOFF),
+            wait=wait_exponential(multiplier=FIRST_BACKOFF, max=MAX_BACKOFF),
             stop=lambda _state: stop.is_set(),
             sleep=lambda seconds: _wait(stop, seconds),
             before_sleep=lambda state: self.lost(state.outcome.exception()),  # type: ignore[union-attr,arg-type]

@@ -18,16 +18,17 @@ from services.ingest.watch import article_files
 
 
 def enrich_files(
-    files: list[Path], enricher: Enricher | None = None
+    files: list[Path], enricher: Enricher | None = None, names: list[str] | None = None
 ) -> tuple[list[EnrichedArticle], dict[Path, str]]:
     """Documents in first-seen order with their final decisions (corrections applied), and the
-    article id of each parsed file (exact copies share one id, hence one document)."""
+    article id of each parsed file (exact copies share one id, hence one document). `names`
+    (default: the paths as given) become `source.path`."""
     enricher = enricher or Enricher()
     linker = Linker({})
     docs: dict[str, EnrichedArticle] = {}
     ids: dict[Path, str] = {}
-    for path in files:
-        raw = parse(str(path), path.read_bytes(), datetime.now(UTC))
+    for path, name in zip(files, names or [str(f) for f in files], strict=True):
+        raw = parse(name, path.read_bytes(), datetime.now(UTC))
         if isinstance(raw, Rejected):
             continue
         decided, _updates = linker.observe(enricher.enrich(raw, utcnow()))
@@ -37,5 +38,10 @@ def enrich_files(
 
 
 def enrich_paths(paths: list[Path], enricher: Enricher | None = None) -> Iterator[EnrichedArticle]:
-    files = [f for p in paths for f in (article_files(p) if p.is_dir() else [p])]
-    yield from enrich_files(files, enricher)[0]
+    """As ingest names them: a file found in a folder by the path relative to that folder."""
+    pairs = [
+        (f, f.relative_to(p).as_posix() if p.is_dir() else p.name)
+        for p in paths
+        for f in (article_files(p) if p.is_dir() else [p])
+    ]
+    yield from enrich_files([f for f, _ in pairs], enricher, [n for _, n in pairs])[0]

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, Protocol
 
 import faust
 from pydantic import ValidationError
@@ -31,7 +32,7 @@ from newspipe.contract import (
     RawArticle,
     utcnow,
 )
-from newspipe.obs import collapse_repeats
+from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF, collapse_repeats
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
 
@@ -56,123 +57,184 @@ def _broker(settings: Settings) -> tuple[str, Any]:
     return url, creds
 
 
+class Output(Protocol):
+    async def send(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None: ...
+
+
+class RetryingTopic:
+    """A faust topic whose send is retried with the one backoff policy (obs): returning without
+    output would let faust commit past the input (lost); a broker that is down is waited for."""
+
+    def __init__(self, topic: Any) -> None:
+        self.topic = topic
+
+    async def send(self, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
+        delay, failures = FIRST_BACKOFF, 0
+        name = self.topic.get_topic_name()
+        while True:
+            try:
+                await self.topic.send(key=key, value=value, headers=headers or None)
+                if failures:
+                    log.info("send to %s works again after %d retries", name, failures)
+                return
+            except Exception as exc:  # aiokafka raises its own KafkaError family here
+                failures += 1
+                level = logging.WARNING if failures == 1 else logging.DEBUG  # one line an outage
+                log.log(level, "send to %s failed (%r): retrying", name, exc)
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF, delay * 2)
+
+
+class Stages:
+    """The bodies of the two agents, one input message each, with their outputs injected (faust
+    topics in the app; recorders in the agent tests). The linker reads the members table; it is
+    built at the first message and dropped at every rebalance (the table may have changed hands
+    and been recovered from its changelog)."""
+
+    def __init__(
+        self,
+        enricher: Enricher,
+        members: MutableMapping[str, Any],
+        outputs: dict[str, Output],
+        limit: int,
+    ) -> None:
+        self.enricher, self.members, self.outputs, self.limit = enricher, members, outputs, limit
+        # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may
+        # later wrap it (index stage) escapes its JSON and adds a reason, and must still fit.
+        self.out_limit = limit * 3 // 4
+        self._linker: Linker | None = None
+
+    def linker(self) -> Linker:
+        if self._linker is None:
+            self._linker = Linker(self.members)
+        return self._linker
+
+    def reset(self) -> None:
+        self._linker = None
+
+    async def enrich(self, event: Any) -> None:
+        try:
+            article = RawArticle.model_validate_json(event.value)
+            if len(article.body) < OFFLOAD_CHARS:
+                doc = self.enricher.enrich(article, utcnow())
+            else:  # seconds of CPU: off the event loop, so heartbeats and commits go on
+                doc = await asyncio.to_thread(self.enricher.enrich, article, utcnow())
+        except ValidationError as exc:
+            await self.dead("invalid raw article", event, str(exc))
+            return
+        except Exception:  # a bug on one input must not stall the partition
+            log.exception("enrich failed at %s", event.message.offset)
+            await self.dead("enrichment failed", event, traceback.format_exc(limit=3))
+            return
+        await self.forward(event, "link", [(doc.id, doc.to_bytes(), {})])
+
+    async def link(self, event: Any) -> None:
+        try:
+            doc = EnrichedArticle.model_validate_json(event.value)
+            decided, updates = self.linker().observe(doc)
+        except Exception:
+            log.exception("link failed at %s", event.message.offset)
+            await self.dead("linking failed", event, traceback.format_exc(limit=3))
+            return
+        await self.forward(
+            event,
+            "enriched",
+            [(decided.id, decided.to_bytes(), {KIND_HEADER: KIND_ARTICLE})]
+            + [(u.id, u.to_bytes(), {KIND_HEADER: KIND_LINK_UPDATE}) for u in updates],
+        )
+        log.debug(
+            "linked %s@%s %s story=%s dup=%s (+%d corrections)",
+            event.message.topic,
+            event.message.offset,
+            decided.id[:12],
+            decided.story.id[:12],
+            decided.dedup.duplicate_of,
+            len(updates),
+        )
+
+    async def dead(self, stage: str, event: Any, reason: str) -> None:
+        letter = DeadLetter.of("enrich", f"{stage}: {reason}", event.message)
+        room = self.limit - 2**16  # the record's own overhead
+        await self.outputs["dlq"].send(None, letter.to_bytes_within(room), {})
+
+    async def forward(
+        self, event: Any, output: str, messages: list[tuple[str, bytes, dict[str, bytes]]]
+    ) -> None:
+        """Send every output of one input, or, if any is too large, dead-letter the input."""
+        big = max(len(value) for _, value, _ in messages)
+        if big > self.out_limit:
+            await self.dead(
+                "output too large",
+                event,
+                f"the enriched message would be {big:,} bytes, over the {self.out_limit:,}-byte "
+                "share of the Kafka message limit derived from NEWSPIPE_INGEST__MAX_BYTES",
+            )
+            return
+        for key, value, headers in messages:
+            await self.outputs[output].send(key.encode(), value, headers)
+
+
 def create_app(settings: Settings) -> faust.App:
-    url, creds = _broker(settings)
-    cfg = settings.enrich
-    limit = message_max_bytes(settings.ingest)
-    # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may later
-    # wrap it (index stage) escapes its JSON and adds a reason, and must still fit.
-    out_limit = limit * 3 // 4
-    app = faust.App(
-        cfg.app_id,
-        broker=url,
-        broker_credentials=creds,
-        store=cfg.store,
-        datadir=str(cfg.datadir),
-        web_port=cfg.web_port,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",  # health endpoint on loopback only
-        topic_partitions=1,  # tables follow news.link: one partition
-        table_standby_replicas=0,  # one box: a standby doubles table CPU (faust-state notes)
-        broker_commit_interval=cfg.commit_interval,  # duplicates per rebalance ~ interval x rate
-        broker_session_timeout=10,
-        broker_heartbeat_interval=1,  # ~11 s failover, not 60 s
-        # 8 MiB doubles faust throughput (local-stack notes); never below one whole message
-        consumer_max_fetch_size=max(8 * 2**20, limit),
-        producer_max_request_size=limit,
-        value_serializer="raw",
-        key_serializer="raw",
-        topic_allow_declare=True,
-    )
+    return build(settings)[0]
+
+
+def build(settings: Settings) -> tuple[faust.App, Stages]:
+    """The app with its two agents, and their Stages (the agent tests swap its outputs)."""
+    app = faust.App(settings.enrich.app_id, **_app_config(settings))
     k = settings.kafka
     raw = app.topic(k.raw_topic, partitions=k.partitions, internal=False)
     link = app.topic(k.link_topic, partitions=1, internal=True)
     enriched = app.topic(k.enriched_topic, partitions=k.partitions, internal=False)
     dlq = app.topic(k.dlq_topic, internal=False)
     members = app.Table("link-members", default=None, partitions=1)
-    enricher = Enricher()
-    state: dict[str, Linker] = {}
+    outputs: dict[str, Output] = {
+        "link": RetryingTopic(link),
+        "enriched": RetryingTopic(enriched),
+        "dlq": RetryingTopic(dlq),
+    }
+    stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest))
 
-    async def dead(stage: str, event: Any, reason: str) -> None:
-        msg = event.message
-        letter = DeadLetter(
-            stage="enrich",
-            reason=f"{stage}: {reason}",
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            key=msg.key.decode("utf-8", "replace") if msg.key else None,
-            payload=(msg.value or b"").decode("utf-8", "replace"),
-            headers=_headers(msg),
-        )
-        await _send(dlq, None, letter.to_bytes_within(limit - 2**16), {})  # record overhead
-
-    async def forward(
-        event: Any, topic: Any, outputs: list[tuple[str, bytes, dict[str, bytes]]]
-    ) -> None:
-        """Send every output of one input, or, if any is too large, dead-letter the input."""
-        big = max(len(value) for _, value, _ in outputs)
-        if big > out_limit:
-            await dead(
-                "output too large",
-                event,
-                f"the enriched message would be {big:,} bytes, over the {out_limit:,}-byte share "
-                f"of the Kafka message limit derived from NEWSPIPE_INGEST__MAX_BYTES",
-            )
-            return
-        for key, value, headers in outputs:
-            await _send(topic, key.encode(), value, headers)
-
-    @app.agent(raw, concurrency=1)  # >1 can commit past an unfinished message (faust #606)
-    async def enrich(stream: Any) -> Any:
+    async def enrich(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                article = RawArticle.model_validate_json(event.value)
-                if len(article.body) < OFFLOAD_CHARS:
-                    doc = enricher.enrich(article, utcnow())
-                else:  # seconds of CPU: off the event loop, so heartbeats and commits go on
-                    doc = await asyncio.to_thread(enricher.enrich, article, utcnow())
-            except ValidationError as exc:
-                await dead("invalid raw article", event, str(exc))
-                continue
-            except Exception:  # a bug on one input must not stall the partition
-                log.exception("enrich failed at %s", event.message.offset)
-                await dead("enrichment failed", event, traceback.format_exc(limit=3))
-                continue
-            await forward(event, link, [(doc.id, doc.to_bytes(), {})])
+            await stages.enrich(event)
 
-    @app.agent(link, concurrency=1)
-    async def link_agent(stream: Any) -> Any:
+    async def link_agent(stream: Any) -> None:
         async for event in stream.events():
-            linker = state.get("linker") or state.setdefault("linker", Linker(members))
-            try:
-                doc = EnrichedArticle.model_validate_json(event.value)
-                decided, updates = linker.observe(doc)
-            except Exception:
-                log.exception("link failed at %s", event.message.offset)
-                await dead("linking failed", event, traceback.format_exc(limit=3))
-                continue
-            await forward(
-                event,
-                enriched,
-                [(decided.id, decided.to_bytes(), {KIND_HEADER: KIND_ARTICLE})]
-                + [(u.id, u.to_bytes(), {KIND_HEADER: KIND_LINK_UPDATE}) for u in updates],
-            )
-            log.debug(
-                "linked %s@%s %s story=%s dup=%s (+%d corrections)",
-                event.message.topic,
-                event.message.offset,
-                decided.id[:12],
-                decided.story.id[:12],
-                decided.dedup.duplicate_of,
-                len(updates),
-            )
+            await stages.link(event)
 
-    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
-    async def _reset(sender: Any, **kwargs: Any) -> None:
-        state.pop("linker", None)  # rebuilt from the (recovered) table at the next message
+    async def reset(sender: Any, **kwargs: Any) -> None:
+        stages.reset()
 
-    return app
+    # concurrency 1: with more, faust can commit past an unfinished message (faust #606)
+    app.agent(raw, name="enrich", concurrency=1)(enrich)
+    app.agent(link, name="link", concurrency=1)(link_agent)
+    app.on_rebalance_complete.connect(reset)  # type: ignore[arg-type]
+    return app, stages
+
+
+def _app_config(settings: Settings) -> dict[str, Any]:
+    url, creds = _broker(settings)
+    cfg, limit = settings.enrich, message_max_bytes(settings.ingest)
+    return {
+        "broker": url,
+        "broker_credentials": creds,
+        "store": cfg.store,
+        "datadir": str(cfg.datadir),
+        "web_port": cfg.web_port,
+        "web_host": "127.0.0.1",
+        "web_bind": "127.0.0.1",  # health endpoint on loopback only
+        "topic_partitions": 1,  # tables follow news.link: one partition
+        "table_standby_replicas": 0,  # one box: a standby doubles table CPU (faust-state notes)
+        "broker_commit_interval": cfg.commit_interval,  # duplicates per rebalance ~ interval x rate
+        "broker_session_timeout": 10,
+        "broker_heartbeat_interval": 1,  # ~11 s failover, not 60 s
+        # 8 MiB doubles faust throughput (local-stack notes); never below one whole message
+        "consumer_max_fetch_size": max(8 * 2**20, limit),
+        "producer_max_request_size": limit,
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "topic_allow_declare": True,
+    }
 
 
 class Worker(faust.Worker):
@@ -182,27 +244,3 @@ class Worker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         collapse_repeats(logger)
-
-
-def _headers(msg: Any) -> dict[str, str]:
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers or [])}
-
-
-async def _send(topic: Any, key: bytes | None, value: bytes, headers: dict[str, bytes]) -> None:
-    """Send, retrying a failed hand-over to the producer with capped backoff: returning without
-    output would let faust commit past the input (lost); a broker that is down is waited for."""
-    delay, failures = 0.5, 0
-    while True:
-        try:
-            await topic.send(key=key, value=value, headers=headers or None)
-            if failures:
-                log.info(
-                    "send to %s works again after %d retries", topic.get_topic_name(), failures
-                )
-            return
-        except Exception as exc:  # aiokafka raises its own KafkaError family here
-            failures += 1
-            level = logging.WARNING if failures == 1 else logging.DEBUG  # one line per outage
-            log.log(level, "send to %s failed (%r): retrying", topic.get_topic_name(), exc)
-            await asyncio.sleep(delay)
-            delay = min(30.0, delay * 2)

@@ -59,16 +59,7 @@ def build_batch(records: dict[TopicPartition, list[Any]], index: str) -> Batch:
 
 
 def _dead(msg: Any, reason: str) -> DeadLetter:
-    return DeadLetter(
-        stage="index",
-        reason=reason,
-        topic=msg.topic,
-        partition=msg.partition,
-        offset=msg.offset,
-        key=msg.key.decode("utf-8", "replace") if msg.key else None,
-        payload=msg.value.decode("utf-8", "replace"),
-        headers={k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers or [])},
-    )
+    return DeadLetter.of("index", reason, msg)
 
 
 def kafka_transient(exc: BaseException) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from newspipe.obs import MAX_BACKOFF
+from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF
 from services.ingest.parse import MAX_BYTES_SETTING
 
 # Names a writer uses while a file is incomplete (browsers, rsync, editors), and dot-files.
@@ -36,8 +36,6 @@ REAPPEAR_LIMIT = 10_000
 # A file found open for writing is looked at again after this long, not every tick: the /proc scan
 # costs ~7 us per open file of every process (5.4 ms for 67 processes, 800 fds, on the dev VM).
 HELD_RECHECK_SECONDS = 1.0
-# Seconds before the first retry of an unreachable Kafka; doubles up to obs.MAX_BACKOFF (30 s).
-FIRST_BACKOFF = 1.0
 # Access mode bits of an open file's flags (asm-generic/fcntl.h: O_RDONLY 0, O_WRONLY 1, O_RDWR 2).
 O_ACCMODE = 0o3
 
