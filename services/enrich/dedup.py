@@ -1,5 +1,5 @@
-"""Content hash and MinHash signature of an article (pure). The linking of near-duplicates and
-stories across the archive is in link.py.
+"""Content hash and MinHash signature of an article (pure), and the MinHash and LSH parameters
+(defined here only). The linking of near-duplicates and stories across the archive is in link.py.
 
 Shingles are 5-word windows of the folded body: a changed headline does not touch them; a byline,
 footer, small edits or a truncation change a minority of them.
@@ -16,11 +16,25 @@ from datasketch import MinHash
 
 from newspipe.text import fold
 
-NUM_PERM = 60  # 20 LSH bands x 3 rows (link.py)
+NUM_PERM = 60  # signature length: changing it (or BANDS, ROWS) makes stored signatures useless
+BANDS, ROWS = 20, 3  # LSH split of a signature: P(candidate | Jaccard 0.5) = 0.93, | 0.2 = 0.15
 SHINGLE_WORDS = 5
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Permutations are drawn once per process (datasketch regenerates them per MinHash otherwise).
 _SCHEME = "affine32"  # datasketch 2.x default; pinned so stored signatures stay comparable
+
+
+def check_lsh_split(num_perm: int, bands: int, rows: int) -> None:
+    """Refuse an LSH split that does not cover the signature exactly (a raise, not an assert:
+    python -O drops asserts)."""
+    if bands < 1 or rows < 1 or bands * rows != num_perm:
+        raise ValueError(
+            f"LSH split {bands} bands x {rows} rows = {bands * rows} values, but a MinHash "
+            f"signature has {num_perm} (NUM_PERM): the product must equal it"
+        )
+
+
+check_lsh_split(NUM_PERM, BANDS, ROWS)  # at import: a wrong split never reaches the index
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME)
 
 

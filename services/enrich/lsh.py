@@ -1,13 +1,38 @@
-"""A compact LSH band index: band key -> member ordinals, held as sorted numpy arrays plus a small
-dict of recent additions merged in batches (an LSM tree in miniature). About 12 bytes per band
-entry, against ~100 for a dict of lists: 100,000 articles x 20 bands fit in ~25 MB."""
+"""MinHash signatures as the link stage stores and compares them, and a compact LSH band index.
+
+A signature is stored as text (base64 of its uint32 values). The band index maps band key ->
+member ordinals, held as sorted numpy arrays plus a small dict of recent additions merged in
+batches (an LSM tree in miniature). About 12 bytes per band entry, against ~100 for a dict of
+lists: 100,000 articles x 20 bands fit in ~25 MB. The split of a signature into BANDS x ROWS is
+defined (and checked) with the signature length in dedup.py."""
 
 from __future__ import annotations
+
+import base64
 
 import numpy as np
 import xxhash
 
+from services.enrich.dedup import BANDS, ROWS
+
 MERGE_AT = 100_000  # buffered entries before a merge: ~5,000 articles at 20 bands
+
+
+def pack_sig(sig: list[int]) -> str:
+    """A signature as table-friendly text: base64 of its uint32 values (320 chars for 60)."""
+    return base64.b64encode(np.asarray(sig, dtype=np.uint32).tobytes()).decode("ascii")
+
+
+def jaccard(a: str, b: str) -> float:
+    """The Jaccard similarity of two articles' shingles, estimated from their packed signatures."""
+    x = np.frombuffer(base64.b64decode(a), dtype=np.uint32)
+    y = np.frombuffer(base64.b64decode(b), dtype=np.uint32)
+    return float(np.count_nonzero(x == y)) / max(1, len(x))
+
+
+def signature_band_keys(packed: str) -> list[int]:
+    """The LSH band keys of a packed signature (BANDS bands of ROWS uint32 values)."""
+    return band_keys(base64.b64decode(packed), BANDS, 4 * ROWS)
 
 
 def band_keys(sig: bytes, bands: int, width: int) -> list[int]:

@@ -9,7 +9,7 @@ import pytest
 
 from services.enrich.core import Enricher
 from services.enrich.events import event_dates
-from services.enrich.link import _days_apart
+from services.enrich.stories import days_apart
 
 PUBLISHED = datetime(2022, 1, 9, 8, 0, tzinfo=UTC)
 
@@ -38,10 +38,10 @@ def test_event_dates(lead: str, published: datetime | None, expected: list[str])
 
 
 def test_partial_dates_compare_by_month_and_day_across_new_year() -> None:
-    assert _days_apart("--10-23", "2020-10-23") == 0
-    assert _days_apart("--12-31", "--01-01") == 1
-    assert _days_apart("--02-08", "--10-23") > 100
-    assert _days_apart("2021-10-08", "2020-10-08") == 365
+    assert days_apart("--10-23", "2020-10-23") == 0
+    assert days_apart("--12-31", "--01-01") == 1
+    assert days_apart("--02-08", "--10-23") > 100
+    assert days_apart("2021-10-08", "2020-10-08") == 365
 
 
 def test_meeting_place_is_after_the_locative_not_the_dateline() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from newspipe.contract import Entity, RawArticle, Source, doc_id
 from services.enrich.core import Enricher
+from services.enrich.knowledge import load_linking
 from services.enrich.link import Linker
 from tests.conftest import linked_article
 
@@ -188,13 +190,23 @@ def test_an_undated_article_is_not_placed_at_its_ingestion_time() -> None:
     assert decided.story.id == dated.id
 
 
-def test_the_record_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.enrich import link
-
-    monkeypatch.setattr(link, "CACHE_RECORDS", 3)
+def test_the_record_cache_stays_bounded() -> None:
     store: dict[str, dict[str, Any]] = {}
-    linker = Linker(store)
+    linker = Linker(store, cache_records=3)
     for n in range(8):
         linker.observe(_synthetic(n, GHADAMES, [], day=n))
     assert len(store) == 8
-    assert len(linker.cache) == 3
+    assert len(linker.members.cache) == 3
+
+
+def test_weights_are_the_ones_given_to_the_linker() -> None:
+    """The entity weights come from the Linker's constructor (the pack's when none are given)."""
+    pack = load_linking()
+    heavy_places = replace(pack, type_weight={**pack.type_weight, "LOC": 10.0})
+    doc = _synthetic(1, GHADAMES, [], day=0)
+    default: dict[str, dict[str, Any]] = {}
+    given: dict[str, dict[str, Any]] = {}
+    Linker(default).observe(doc)
+    Linker(given, heavy_places).observe(doc)
+    assert default[doc.id]["ents"]["sebha"] == pack.type_weight["LOC"]
+    assert given[doc.id]["ents"]["sebha"] == 10.0

@@ -1,0 +1,67 @@
+"""The story rule (pure): whether two member records report the same real-world event, and which
+entities select an article's story candidates. Thresholds and their reasons: ADR 0003."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from services.enrich.lsh import jaccard
+from services.enrich.members import MemberRecord
+
+STORY_JACCARD = 0.25
+STORY_AFFINITY = 0.45  # weighted Jaccard of entity profiles (knowledge/linking.yaml)
+STORY_WINDOW_DAYS = 10
+DATE_TOLERANCE_DAYS = 2
+PROFILE_KEYS = 6  # an article's heaviest entities are its candidate keys
+
+
+def affinity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Weighted Jaccard of two entity profiles."""
+    keys = a.keys() | b.keys()
+    top = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
+    return sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / top if top else 0.0
+
+
+def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str]) -> float | None:
+    """The profile affinity of two articles that report the same real-world event, None if they
+    do not. Same event: no conflicting time, place or date, and two shared actors (`background`
+    entities left out), or a shared lead actor at the same place, or close entity profiles, or
+    much shared wording."""
+    if not within_window(a.day, b.day):
+        return None
+    pa, pb = set(a.places), set(b.places)
+    if (pa and pb and not pa & pb) or (a.dates and b.dates and not _dates_close(a.dates, b.dates)):
+        return None
+    aff = affinity(a.profile, b.profile)
+    shared = len((set(a.actors) & set(b.actors)) - background)
+    lead = set(a.lead_actors) & set(b.lead_actors)
+    if shared >= 2 or (lead and pa & pb) or aff >= STORY_AFFINITY:
+        return aff
+    return aff if jaccard(a.sig, b.sig) >= STORY_JACCARD else None
+
+
+def within_window(x: float | None, y: float | None) -> bool:
+    """Published within the story window of each other (true when either date is unknown)."""
+    return x is None or y is None or abs(x - y) <= STORY_WINDOW_DAYS
+
+
+def _dates_close(xs: tuple[str, ...], ys: tuple[str, ...]) -> bool:
+    return any(days_apart(x, y) <= DATE_TOLERANCE_DAYS for x in xs for y in ys)
+
+
+def days_apart(x: str, y: str) -> int:
+    """Days between two ISO dates; by month and day alone (across New Year) when either lacks its
+    year ("--MM-DD")."""
+    if not x.startswith("--") and not y.startswith("--"):
+        return abs((date.fromisoformat(x) - date.fromisoformat(y)).days)
+    dx, dy = (date.fromisoformat("2000" + v[-6:]).timetuple().tm_yday for v in (x, y))
+    return min(abs(dx - dy), 366 - abs(dx - dy))
+
+
+def story_keys(rec: MemberRecord, background: frozenset[str]) -> list[str]:
+    """Story candidate keys: the article's heaviest entities, `background` ones left out (they are
+    in most articles, so they select nothing and their lists would be the longest)."""
+    ents = rec.profile
+    ranked = sorted((k for k in ents if k not in background), key=lambda k: (-ents[k], k))
+    return ranked[:PROFILE_KEYS]

@@ -1,0 +1,117 @@
+"""The member record (the link stage's durable state) and the MinHash/LSH parameters it relies on:
+records round-trip through their JSON-able form, records written before the schema field are read
+as version 1, an unknown version is refused, and a wrong LSH split is refused at import."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from newspipe.contract import Entity
+from services.enrich import dedup
+from services.enrich.knowledge import load_linking
+from services.enrich.link import Linker
+from services.enrich.members import (
+    KNOWN_SCHEMAS,
+    SCHEMA_VERSION,
+    MemberRecord,
+    UnknownSchemaError,
+    member_record,
+)
+from tests.conftest import linked_article
+
+WHEN = datetime(2023, 7, 1, tzinfo=UTC)
+
+
+def _record() -> MemberRecord:
+    doc = linked_article(
+        "the joint military commission met in Ghadames " * 5,
+        "a.txt",
+        WHEN,
+        [Entity(id="ghadames", name="Ghadames", type="LOC", mentions=["Ghadames"], count=2)],
+        {"actors": ["x"], "lead_actors": [], "places": ["ghadames"], "dates": ["--11-03"]},
+    )
+    return member_record(doc, load_linking())
+
+
+# A record as the code before the schema field wrote it (keys and value types of version 1).
+UNVERSIONED: dict[str, Any] = {
+    "ts": "2023-07-01T00:00:00+00:00",
+    "day": 19539.0,
+    "sig": "AAAAAA==",
+    "n": 12,
+    "actors": ["a", "b"],
+    "lead_actors": ["a"],
+    "places": ["ghadames"],
+    "dates": ["--11-03"],
+    "ents": {"ghadames": 1.693},
+    "dup": None,
+    "story": "f" * 64,
+    "v": 2,
+    "sources": [{"path": "a.txt"}],
+}
+
+
+def test_record_round_trips_through_json() -> None:
+    rec = _record()
+    stored = json.loads(json.dumps(rec.to_dict()))  # what the faust table gives back
+    assert stored["schema"] == SCHEMA_VERSION
+    assert MemberRecord.from_dict(stored) == rec
+
+
+def test_unversioned_record_is_read_as_version_1() -> None:
+    rec = MemberRecord.from_dict(UNVERSIONED)
+    assert (rec.first_seen, rec.shingles, rec.duplicate_of, rec.version) == (
+        "2023-07-01T00:00:00+00:00",
+        12,
+        None,
+        2,
+    )
+    assert rec.profile == {"ghadames": 1.693} and rec.actors == ("a", "b")
+    assert rec.to_dict() == {"schema": 1, **UNVERSIONED}  # rewritten with the same layout
+
+
+@pytest.mark.parametrize("found", [2, 0, "1", True, None])
+def test_unknown_schema_version_is_refused(found: object) -> None:
+    with pytest.raises(UnknownSchemaError) as err:
+        MemberRecord.from_dict({**UNVERSIONED, "schema": found})
+    message = str(err.value)
+    assert f"version {found!r} is not known" in message
+    assert "reads versions " + ", ".join(map(str, KNOWN_SCHEMAS)) in message
+
+
+def test_linker_refuses_a_table_holding_an_unknown_schema() -> None:
+    with pytest.raises(ValueError, match="schema version 9 is not known"):
+        Linker({"f" * 64: {**UNVERSIONED, "schema": 9}})
+
+
+def test_record_lacking_a_field_is_refused_by_name() -> None:
+    data = {k: v for k, v in UNVERSIONED.items() if k != "sig"}
+    with pytest.raises(ValueError, match="lacks 'sig'"):
+        MemberRecord.from_dict(data)
+
+
+def test_lsh_split_covers_the_signature() -> None:
+    assert dedup.BANDS * dedup.ROWS == dedup.NUM_PERM
+    assert len(dedup.signature("one two three four five six")[0]) == dedup.NUM_PERM
+    dedup.check_lsh_split(60, 20, 3)
+
+
+@pytest.mark.parametrize(("bands", "rows"), [(20, 4), (7, 8), (0, 60), (-20, -3)])
+def test_a_wrong_lsh_split_is_refused(bands: int, rows: int) -> None:
+    with pytest.raises(ValueError, match=f"{bands} bands x {rows} rows"):
+        dedup.check_lsh_split(60, bands, rows)
+
+
+def test_a_wrong_lsh_split_fails_the_import() -> None:
+    """The check runs when dedup.py is imported, whatever python's -O flag (not an assert)."""
+    source = importlib.util.find_spec("services.enrich.dedup")
+    assert source is not None and source.origin is not None
+    with open(source.origin, encoding="utf-8") as f:
+        text = f.read().replace("BANDS, ROWS = 20, 3", "BANDS, ROWS = 20, 4")
+    with pytest.raises(ValueError, match="20 bands x 4 rows = 80 values"):
+        exec(compile(text, source.origin, "exec"), {"__name__": "dedup_copy"})
