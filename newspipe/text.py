@@ -58,6 +58,14 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
+def titled(title: str | None, body: str) -> tuple[str, int]:
+    """The text the enrichment reads (title, a blank line, the body) and where the body starts.
+    fold() keeps the blank line, so `titled(fold(t), fold(b))` is the folded text's layout."""
+    if not title:
+        return body, 0
+    return f"{title}\n\n{body}", len(title) + 2
+
+
 def paragraph_end(text: str, start: int, cap: int) -> int:
     """End of the paragraph that begins at or after `start` (blank lines skipped), at most `cap`
     characters on: the lead, or the paragraph after it."""

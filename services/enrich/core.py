@@ -13,7 +13,7 @@ from pathlib import Path
 import py3langid
 
 from newspipe.contract import Dedup, EnrichedArticle, RawArticle, Story
-from newspipe.text import search_text
+from newspipe.text import search_text, titled
 from services.enrich import dedup
 from services.enrich.entities import find_mentions, to_entities
 from services.enrich.events import event_features
@@ -30,12 +30,11 @@ class Enricher:
         self.kinds = {e.id: e.attributes.get("kind", "") for e in self.gaz.entities.values()}
 
     def enrich(self, raw: RawArticle, now: datetime) -> EnrichedArticle:
-        text = f"{raw.title}\n\n{raw.body}" if raw.title else raw.body
+        text, title_end = titled(raw.title, raw.body)
         mentions, tokens, covered = find_mentions(text, self.gaz)
         new = find_new_names(text, tokens, covered, self.lexicon)
         entities = to_entities(mentions, self.gaz, new)
         sig, n_shingles = dedup.signature(raw.body)
-        title_end = len(raw.title) + 2 if raw.title else 0
         return EnrichedArticle(
             id=raw.id,
             title=raw.title,

@@ -12,7 +12,7 @@ from typing import Any
 import ahocorasick
 
 from newspipe.contract import Entity, Topic
-from newspipe.text import fold, is_arabic, paragraph_end
+from newspipe.text import fold, is_arabic, paragraph_end, titled
 
 TITLE_FACTOR, LEAD_FACTOR, BODY_FACTOR = 2.0, 1.5, 1.0
 REPEAT_BONUS = 0.3  # each e-fold of repeats adds 30 % of the phrase's weight
@@ -49,8 +49,7 @@ class Tagger:
         self.has_phrases = bool(cues)
 
     def tag(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
-        text = fold(f"{title}\n\n{body}" if title else body)
-        title_end = len(fold(title)) + 1 if title else 0
+        text, title_end = titled(fold(title) if title else None, fold(body))
         lead = lead_end(text, title_end)
         hits: dict[tuple[str, str], list[float]] = defaultdict(list)  # (topic, phrase) -> factors
         weights: dict[tuple[str, str], float] = {}
