@@ -121,6 +121,11 @@ class EnrichedArticle(_Model):
     link_version: int = Field(0, description="grows with every dedup/story decision")
 
 
+# Room left in a Kafka message for the record around the value (key, headers, batch header):
+# tens of bytes in practice; 64 KiB is plenty and costs nothing against a 17 MiB limit.
+RECORD_OVERHEAD = 2**16
+
+
 class DeadLetter(_Model):
     """What any stage sends to news.dlq: the original bytes and why they failed."""
 
@@ -156,10 +161,12 @@ class DeadLetter(_Model):
             headers={k: (v or b"").decode("utf-8", "replace") for k, v in message.headers or []},
         )
 
-    def to_bytes_within(self, limit: int) -> bytes:
-        """The letter, fitting a Kafka message of `limit` bytes: a reason longer than 8 KB is cut
-        (tracebacks), and a payload that still does not fit is cut with a note in the reason, so
-        that a letter is always delivered rather than lost with the message it describes."""
+    def to_bytes_within(self, message_limit: int) -> bytes:
+        """The letter, fitting a Kafka message of `message_limit` bytes (the record's own
+        overhead is left free): a reason longer than 8 KB is cut (tracebacks), and a payload that
+        still does not fit is cut with a note in the reason, so that a letter is always delivered
+        rather than lost with the message it describes."""
+        limit = message_limit - RECORD_OVERHEAD
         letter = (
             self
             if len(self.reason) <= 8192

@@ -14,7 +14,7 @@ from newspipe.contract import EnrichedArticle, utcnow
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
 from services.ingest.parse import Rejected, parse
-from services.ingest.watch import article_files
+from services.ingest.watch import named_article_files
 
 
 def enrich_files(
@@ -39,9 +39,5 @@ def enrich_files(
 
 def enrich_paths(paths: list[Path], enricher: Enricher | None = None) -> Iterator[EnrichedArticle]:
     """As ingest names them: a file found in a folder by the path relative to that folder."""
-    pairs = [
-        (f, f.relative_to(p).as_posix() if p.is_dir() else p.name)
-        for p in paths
-        for f in (article_files(p) if p.is_dir() else [p])
-    ]
-    yield from enrich_files([f for f, _ in pairs], enricher, [n for _, n in pairs])[0]
+    pairs = named_article_files(paths)
+    yield from enrich_files([f for f, _ in pairs], enricher, [n.as_posix() for _, n in pairs])[0]

@@ -154,8 +154,7 @@ class Stages:
 
     async def dead(self, stage: str, event: Any, reason: str) -> None:
         letter = DeadLetter.of("enrich", f"{stage}: {reason}", event.message)
-        room = self.limit - 2**16  # the record's own overhead
-        await self.outputs["dlq"].send(None, letter.to_bytes_within(room), {})
+        await self.outputs["dlq"].send(None, letter.to_bytes_within(self.limit), {})
 
     async def forward(
         self, event: Any, output: str, messages: list[tuple[str, bytes, dict[str, bytes]]]

@@ -143,9 +143,9 @@ class Sink:
 
     def _send_dead(self, letters: list[DeadLetter]) -> None:
         """Each letter confirmed by the broker before the offsets move past its message."""
-        room = self.limit - 2**16  # the record's own overhead
         futures = [
-            self.producer.send(self.kafka.dlq_topic, value=x.to_bytes_within(room)) for x in letters
+            self.producer.send(self.kafka.dlq_topic, value=x.to_bytes_within(self.limit))
+            for x in letters
         ]
         for future in futures:
             future.get(timeout=30)

@@ -267,13 +267,20 @@ def article_files(folder: Path) -> list[Path]:
     ]
 
 
-def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) -> dict[str, int]:
-    """Publish every article file under `paths` (not moved; named relative to the folder given).
-    Files too large or unparsable, and messages Kafka refuses, are counted as not published."""
+def named_article_files(paths: Iterable[Path]) -> list[tuple[Path, PurePath]]:
+    """Each article file under `paths` with the name ingest gives it: relative to the folder it
+    was found in, or its own name for a file given directly (replay and offline enrich)."""
     files: list[tuple[Path, PurePath]] = []
     for p in paths:
         found = article_files(p) if p.is_dir() else [p]
         files += [(f, f.relative_to(p) if p.is_dir() else PurePath(p.name)) for f in found]
+    return files
+
+
+def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) -> dict[str, int]:
+    """Publish every article file under `paths` (not moved; named relative to the folder given).
+    Files too large or unparsable, and messages Kafka refuses, are counted as not published."""
+    files = named_article_files(paths)
     publisher = Publisher(kafka, ingest, timeouts={})  # the library's patient defaults
     publisher.connect()
     counts = {"published": 0, "rejected": 0}
