@@ -187,26 +187,36 @@ def _replay_when_ready(settings: Settings, folder: Path) -> None:
         logging.getLogger("newspipe").error("replay of %s failed: %s", folder, exc)
 
 
+_TRACK = click.option(
+    "--on-track/--off-track",
+    "on_track",
+    default=None,
+    help="only articles on Libya's security track / only those off it (default: both)",
+)
+
+
 @main.command("search")
 @click.argument("query")
 @click.option("--size", default=10, show_default=True)
+@_TRACK
 @click.pass_obj
-def search_cmd(settings: Settings, query: str, size: int) -> None:
+def search_cmd(settings: Settings, query: str, size: int, on_track: bool | None) -> None:
     """Full-text search (any language; Arabic and accents folded as at index time)."""
     from newspipe.tools.query import search
 
-    for hit in search(settings, query, size):
+    for hit in search(settings, query, size, on_track=on_track):
         click.echo(orjson.dumps(hit).decode())
 
 
 @main.command("stories")
 @click.option("--size", default=20, show_default=True)
+@_TRACK
 @click.pass_obj
-def stories_cmd(settings: Settings, size: int) -> None:
+def stories_cmd(settings: Settings, size: int, on_track: bool | None) -> None:
     """List stories: size, outlets, first/last seen, a representative title."""
     from newspipe.tools.query import stories
 
-    for s in stories(settings, size):
+    for s in stories(settings, size, on_track=on_track):
         click.echo(
             f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets  "
             f"{s['first_seen'][:19]} .. {s['last_seen'][:19]}  {s['title']}"
@@ -214,20 +224,25 @@ def stories_cmd(settings: Settings, size: int) -> None:
 
 
 @main.command("eval")
-@click.argument("gold", type=click.Path(exists=True, path_type=Path))
+@click.argument("labels", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--undated", is_flag=True, help="drop the publication dates the files' headers give")
+@click.option("--json", "as_json", is_flag=True, help="print the scores as JSON")
 @click.pass_obj
-def eval_cmd(settings: Settings, gold: Path) -> None:
-    """Score against a gold file: entities (P/R/F1 per type) and topics (micro/macro F1) where
-    articles carry `entities`, near-duplicate and story pair F1 where they carry `story`."""
-    import yaml
+def eval_cmd(settings: Settings, labels: tuple[Path, ...], undated: bool, as_json: bool) -> None:
+    """Score the enrichment against labelled corpora (tests/data/*/labels.yaml): entities per
+    type and language, topics, the off-track verdict, near-duplicate and story pairs (story
+    recall split into same- and cross-language pairs), whichever the labels carry."""
+    import json
 
-    from newspipe.tools.evaluate import evaluate, evaluate_links, render, render_links
+    from newspipe.tools.evaluate import evaluate, render
 
-    first = (yaml.safe_load(gold.read_text("utf-8"))["articles"] or [{}])[0]
-    if "entities" in first:  # a file may carry both kinds of labels (tests/data/real)
-        click.echo(render(evaluate(gold)))
-    if "story" in first:
-        click.echo(render_links(evaluate_links(gold)))
+    for path in labels:
+        result = evaluate(path, undated=undated)
+        if as_json:
+            click.echo(json.dumps({"labels": str(path), "undated": undated, **result}))
+        else:
+            click.echo(f"== {path}{' (undated)' if undated else ''}")
+            click.echo(render(result))
 
 
 @main.group("dlq")

@@ -87,6 +87,16 @@ class Topic(_Model):
     evidence: list[str]
 
 
+class Relevance(_Model):
+    """Is the article about Libya's security track (the JMC, the ceasefire, army unification,
+    foreign forces, armed groups, border security, security mediation)? Off-track: Libya but
+    another subject, or another country's military matters."""
+
+    on_track: bool
+    score: float = Field(description="track-topic evidence x Libya share, 0 when off-track")
+    evidence: list[str] = Field(default_factory=list, description="why, in a few words each")
+
+
 class Dedup(_Model):
     content_hash: str
     minhash: list[int] = Field(default_factory=list, description="MinHash signature")
@@ -112,6 +122,7 @@ class EnrichedArticle(_Model):
     enriched_at: datetime
     entities: list[Entity] = Field(default_factory=list)
     topics: list[Topic] = Field(default_factory=list)
+    relevance: Relevance | None = Field(None, description="None: enriched before the verdict")
     dedup: Dedup
     story: Story
     search_text: str = Field("", description="folded title+body for the standard analyzer")

@@ -1,26 +1,33 @@
-"""`newspipe eval GOLD`: entity precision/recall/F1 (per type and overall) and topic micro/macro F1
-of the offline enrichment against a gold file (tests/data/gold/gold.yaml's format).
+"""`newspipe eval LABELS`: the enrichment and linking scored against a labelled corpus, in one
+pass over its files (parsed as ingest would, enriched and linked in sorted order as the pipeline
+would, `newspipe.tools.offline`). What is scored depends on what the labels carry:
 
-An entity counts as found when a predicted entity of the same type has the gold name as its
-canonical name or as one of its pack aliases or surface mentions (compared by name key, so
-transliterations meet); names outside the pack count by their surface form.
+- `entities`: P/R/F1 per type, per language and overall. A gold entity counts as found when a
+  predicted entity of the same type has the gold name as its canonical name, one of its pack
+  aliases or one of its surface mentions (compared by name key, so transliterations meet);
+- `topics`: P/R/F1 per topic, micro and macro F1;
+- `on_track`: the relevance verdict, P/R/F1 of the off-track class (the one an analyst filters);
+- `story` (and `near_duplicate_of`): pairwise P/R/F1 of near-duplicate groups and of stories,
+  with story recall split into same-language and cross-language pairs.
+
+`undated` drops the publication date every file's header gives, for corpora whose real
+counterparts carry none (dates then come from the text alone).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from newspipe.contract import TOPIC_IDS, EnrichedArticle, RawArticle
+from newspipe.contract import TOPIC_IDS, EnrichedArticle
 from services.enrich.core import Enricher
 from services.enrich.names import name_key
-from services.ingest.parse import parse
 
 TYPES = ("PERSON", "ORG", "LOC")
+LINKS = ("near-duplicate pairs", "story pairs")
 
 
 def _aliases(enricher: Enricher) -> dict[str, set[tuple[str, ...]]]:
@@ -46,12 +53,15 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     }
 
 
-def _entity_counts(
-    doc: EnrichedArticle,
-    gold: list[dict[str, str]],
-    aliases: dict[str, set[tuple[str, ...]]],
-    counts: Counter[str],
-) -> None:
+def _counted(counts: Counter[str], prefix: str) -> dict[str, float]:
+    return _prf(counts[f"tp:{prefix}"], counts[f"fp:{prefix}"], counts[f"fn:{prefix}"])
+
+
+def entity_counts(
+    doc: EnrichedArticle, gold: list[dict[str, str]], aliases: dict[str, set[tuple[str, ...]]]
+) -> Counter[str]:
+    """tp/fp/fn per entity type of one document ("tp:ORG", ...)."""
+    counts: Counter[str] = Counter()
     predicted = [e for e in doc.entities if not e.id.startswith("ambiguous:")]
     keys = [
         aliases.get(e.id, set()) | {name_key(e.name)} | {name_key(m) for m in e.mentions}
@@ -78,58 +88,83 @@ def _entity_counts(
     for i, e in enumerate(predicted):
         if i not in matched:
             counts[f"fp:{e.type}"] += 1
+    return counts
 
 
-def evaluate(gold_file: Path, root: Path | None = None) -> dict[str, Any]:
+def evaluate(
+    labels_file: Path, root: Path | None = None, *, undated: bool = False
+) -> dict[str, Any]:
+    """Every score the labels allow (see the module's text), as a JSON-able dict."""
+    from newspipe.tools.offline import enrich_files
+
     root = root or Path.cwd()
+    items = yaml.safe_load(labels_file.read_text("utf-8"))["articles"]
     enricher = Enricher()
-    aliases = _aliases(enricher)
-    articles = yaml.safe_load(gold_file.read_text("utf-8"))["articles"]
-    counts: Counter[str] = Counter()
-    topic_counts: Counter[str] = Counter()
-    for item in articles:
-        path = root / item["file"]
-        raw = parse(path.name, path.read_bytes(), datetime.now(UTC))
-        assert isinstance(raw, RawArticle), f"{path}: {raw}"
-        doc = enricher.enrich(raw, datetime.now(UTC))
-        _entity_counts(doc, item.get("entities") or [], aliases, counts)
+    files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
+    found, ids = enrich_files(files, enricher, undated=undated)
+    docs = {d.id: d for d in found}
+    doc_of = {str(root / i["file"]): docs[ids[root / i["file"]]] for i in items}
+    out: dict[str, Any] = {"articles": len(items)}
+    if any("entities" in i for i in items):
+        out.update(_content_scores(items, doc_of, root, _aliases(enricher)))
+    if any("on_track" in i for i in items):
+        out["off_track"] = _relevance_scores(items, doc_of, root)
+    if any("story" in i for i in items):
+        out.update(_link_scores(items, doc_of, root))
+    return out
+
+
+def _content_scores(
+    items: list[dict[str, Any]],
+    doc_of: dict[str, EnrichedArticle],
+    root: Path,
+    aliases: dict[str, set[tuple[str, ...]]],
+) -> dict[str, Any]:
+    ents: Counter[str] = Counter()
+    by_lang: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
+    for item in items:
+        doc = doc_of[str(root / item["file"])]
+        counts = entity_counts(doc, item.get("entities") or [], aliases)
+        ents.update(counts)
+        lang = item.get("language", "?")
+        for key, n in counts.items():
+            by_lang[f"{key.split(':')[0]}:{lang}"] += n
         pred, gold = {t.id for t in doc.topics}, set(item.get("topics") or [])
         for t in TOPIC_IDS:
-            topic_counts[f"tp:{t}"] += t in pred and t in gold
-            topic_counts[f"fp:{t}"] += t in pred and t not in gold
-            topic_counts[f"fn:{t}"] += t in gold and t not in pred
-    ent = {t: _prf(counts[f"tp:{t}"], counts[f"fp:{t}"], counts[f"fn:{t}"]) for t in TYPES}
-    ent["overall"] = _prf(*(sum(counts[f"{k}:{t}"] for t in TYPES) for k in ("tp", "fp", "fn")))
-    per_topic = {
-        t: _prf(topic_counts[f"tp:{t}"], topic_counts[f"fp:{t}"], topic_counts[f"fn:{t}"])
-        for t in TOPIC_IDS
-    }
-    micro = _prf(*(sum(topic_counts[f"{k}:{t}"] for t in TOPIC_IDS) for k in ("tp", "fp", "fn")))
-    used = [v["f1"] for t, v in per_topic.items() if v["tp"] + v["fn"] > 0]
+            topics[f"tp:{t}"] += t in pred and t in gold
+            topics[f"fp:{t}"] += t in pred and t not in gold
+            topics[f"fn:{t}"] += t in gold and t not in pred
+    entities = {t: _counted(ents, t) for t in TYPES}
+    entities["overall"] = _prf(*(sum(ents[f"{k}:{t}"] for t in TYPES) for k in ("tp", "fp", "fn")))
+    langs = sorted({str(i.get("language", "?")) for i in items})
+    per_topic = {t: _counted(topics, t) for t in TOPIC_IDS}
+    used = [v["f1"] for v in per_topic.values() if v["tp"] + v["fn"] > 0]
     return {
-        "articles": len(articles),
-        "entities": ent,
+        "entities": entities,
+        "entities_by_language": {lang: _counted(by_lang, lang) for lang in langs},
         "topics": per_topic,
-        "topic_micro": micro,
+        "topic_micro": _prf(
+            *(sum(topics[f"{k}:{t}"] for t in TOPIC_IDS) for k in ("tp", "fp", "fn"))
+        ),
         "topic_macro_f1": sum(used) / len(used) if used else 0.0,
     }
 
 
-def render(result: dict[str, Any]) -> str:
-    lines = [f"articles: {result['articles']}", "entities          P      R      F1    tp  fp  fn"]
-    for name, v in result["entities"].items():
-        lines.append(
-            f"  {name:<12} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
-            f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}"
-        )
-    lines.append("topics            P      R      F1    tp  fp  fn")
-    for name, v in [*result["topics"].items(), ("MICRO", result["topic_micro"])]:
-        lines.append(
-            f"  {name:<24} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
-            f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}"
-        )
-    lines.append(f"  topic macro-F1 {result['topic_macro_f1']:.3f}")
-    return "\n".join(lines)
+def _relevance_scores(
+    items: list[dict[str, Any]], doc_of: dict[str, EnrichedArticle], root: Path
+) -> dict[str, float]:
+    counts: Counter[str] = Counter()
+    for item in items:
+        if "on_track" not in item:
+            continue
+        verdict = doc_of[str(root / item["file"])].relevance
+        off_pred = verdict is not None and not verdict.on_track
+        off_gold = not item["on_track"]
+        counts["tp"] += off_pred and off_gold
+        counts["fp"] += off_pred and not off_gold
+        counts["fn"] += off_gold and not off_pred
+    return _prf(counts["tp"], counts["fp"], counts["fn"])
 
 
 def _pairs(groups: dict[str, str]) -> set[frozenset[str]]:
@@ -151,45 +186,56 @@ def _root(item: str, parent: dict[str, str | None]) -> str:
     return item
 
 
-def evaluate_links(labels_file: Path, root: Path | None = None) -> dict[str, Any]:
-    """Pairwise P/R/F1 of near-duplicate groups and of stories, files taken in sorted order."""
-    from newspipe.tools.offline import enrich_files
-
-    root = root or Path.cwd()
-    items = yaml.safe_load(labels_file.read_text("utf-8"))["articles"]
-    files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
-    found, by_path = enrich_files(files)
-    docs = {d.id: d for d in found}
-    ids = {str(f): doc_id for f, doc_id in by_path.items()}  # exact copies share one document
+def _link_scores(
+    items: list[dict[str, Any]], doc_of: dict[str, EnrichedArticle], root: Path
+) -> dict[str, Any]:
     parent = {
         str(root / i["file"]): (
             str(root / i["near_duplicate_of"]) if i.get("near_duplicate_of") else None
         )
         for i in items
     }
+    language = {str(root / i["file"]): i.get("language", "?") for i in items}
     gold_dup = {f: _root(f, parent) for f in parent}
     gold_story = {str(root / i["file"]): i["story"] for i in items}
-    pred_dup = {f: docs[ids[f]].dedup.duplicate_of or ids[f] for f in parent}
-    pred_story = {f: docs[ids[f]].story.id for f in parent}
-    out: dict[str, Any] = {"articles": len(items)}
-    for name, gold, pred in (
-        ("near-duplicate pairs", gold_dup, pred_dup),
-        ("story pairs", gold_story, pred_story),
-    ):
+    pred_dup = {f: doc_of[f].dedup.duplicate_of or doc_of[f].id for f in parent}
+    pred_story = {f: doc_of[f].story.id for f in parent}
+    out: dict[str, Any] = {}
+    for name, gold, pred in zip(LINKS, (gold_dup, gold_story), (pred_dup, pred_story), strict=True):
         g, p = _pairs(gold), _pairs(pred)
         out[name] = _prf(len(g & p), len(p - g), len(g - p))
+        if name == "story pairs":
+            for kind, same in (("same-language", True), ("cross-language", False)):
+                gk = {pair for pair in g if (len({language[f] for f in pair}) == 1) == same}
+                out[name][f"{kind} recall"] = len(gk & p) / len(gk) if gk else 0.0
+                out[name][f"{kind} pairs"] = len(gk)
     return out
 
 
-def render_links(result: dict[str, Any]) -> str:
-    lines = [
-        f"articles: {result['articles']}",
-        "                        P      R      F1    tp  fp  fn",
-    ]
-    for name in ("near-duplicate pairs", "story pairs"):
-        v = result[name]
+def render(result: dict[str, Any]) -> str:
+    lines = [f"articles: {result['articles']}"]
+    row = "  {:<24} {:.3f}  {:.3f}  {:.3f} {:>4} {:>3} {:>3}"
+
+    def table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+        lines.append(f"{title:<26} P      R      F1    tp  fp  fn")
+        for name, v in rows:
+            lines.append(
+                row.format(name, v["precision"], v["recall"], v["f1"], v["tp"], v["fp"], v["fn"])
+            )
+
+    if "entities" in result:
+        table("entities", list(result["entities"].items()))
+        table("entities by language", list(result["entities_by_language"].items()))
+        table("topics", [*result["topics"].items(), ("MICRO", result["topic_micro"])])
+        lines.append(f"  topic macro-F1 {result['topic_macro_f1']:.3f}")
+    if "off_track" in result:
+        table("relevance", [("off-track", result["off_track"])])
+    if "story pairs" in result:
+        table("links", [(name, result[name]) for name in LINKS])
+        s = result["story pairs"]
         lines.append(
-            f"  {name:<20} {v['precision']:.3f}  {v['recall']:.3f}  {v['f1']:.3f} "
-            f"{v['tp']:>4} {v['fp']:>3} {v['fn']:>3}"
+            f"  story recall: same-language {s['same-language recall']:.3f} "
+            f"({s['same-language pairs']} pairs), cross-language "
+            f"{s['cross-language recall']:.3f} ({s['cross-language pairs']} pairs)"
         )
     return "\n".join(lines)

@@ -18,11 +18,16 @@ from services.ingest.watch import named_article_files
 
 
 def enrich_files(
-    files: list[Path], enricher: Enricher | None = None, names: list[str] | None = None
+    files: list[Path],
+    enricher: Enricher | None = None,
+    names: list[str] | None = None,
+    *,
+    undated: bool = False,
 ) -> tuple[list[EnrichedArticle], dict[Path, str]]:
     """Documents in first-seen order with their final decisions (corrections applied), and the
     article id of each parsed file (exact copies share one id, hence one document). `names`
-    (default: the paths as given) become `source.path`."""
+    (default: the paths as given) become `source.path`; `undated` drops the publication date a
+    file's header gives (to score what the text alone yields)."""
     enricher = enricher or Enricher()
     linker = Linker({})
     docs: dict[str, EnrichedArticle] = {}
@@ -31,6 +36,8 @@ def enrich_files(
         raw = parse(name, path.read_bytes(), datetime.now(UTC))
         if isinstance(raw, Rejected):
             continue
+        if undated:
+            raw = raw.model_copy(update={"published_at": None})
         decided, _updates = linker.observe(enricher.enrich(raw, utcnow()))
         docs.setdefault(decided.id, decided)
         ids[path] = decided.id

@@ -29,10 +29,19 @@ def search_query(query: str) -> dict[str, Any]:
     }
 
 
-def search(settings: Settings, query: str, size: int = 10) -> list[dict[str, Any]]:
+def track_filter(query: dict[str, Any], on_track: bool | None) -> dict[str, Any]:
+    """`query` restricted to articles on (True) or off (False) the security track; None: all."""
+    if on_track is None:
+        return query
+    return {"bool": {"must": [query], "filter": [{"term": {"relevance.on_track": on_track}}]}}
+
+
+def search(
+    settings: Settings, query: str, size: int = 10, *, on_track: bool | None = None
+) -> list[dict[str, Any]]:
     resp = _es(settings).search(
         index=settings.es.alias,
-        query=search_query(query),
+        query=track_filter(search_query(query), on_track),
         size=size,
         source=[
             "id",
@@ -42,15 +51,19 @@ def search(settings: Settings, query: str, size: int = 10) -> list[dict[str, Any
             "story",
             "dedup.duplicate_of",
             "topics.id",
+            "relevance.on_track",
             "entities.name",
         ],
     )
     return [{"score": h["_score"], **h["_source"]} for h in resp["hits"]["hits"]]
 
 
-def stories(settings: Settings, size: int = 20) -> list[dict[str, Any]]:
+def stories(
+    settings: Settings, size: int = 20, *, on_track: bool | None = None
+) -> list[dict[str, Any]]:
     resp = _es(settings).search(
         index=settings.es.alias,
+        query=track_filter({"match_all": {}}, on_track),
         size=0,
         aggs={
             "stories": {

@@ -13,12 +13,13 @@ from pathlib import Path
 import py3langid
 
 from newspipe.contract import Dedup, EnrichedArticle, RawArticle, Story
-from newspipe.text import search_text, titled
+from newspipe.text import fold, search_text, titled
 from services.enrich import dedup
 from services.enrich.entities import find_mentions, to_entities
 from services.enrich.events import event_features
 from services.enrich.knowledge import PACK_DIR, load_gazetteer, load_lexicon, load_topics
 from services.enrich.newnames import find_new_names
+from services.enrich.relevance import RelevanceRule
 from services.enrich.topics import Tagger, lead_end
 
 
@@ -27,6 +28,8 @@ class Enricher:
         self.gaz = load_gazetteer(pack_dir)
         self.lexicon = load_lexicon(pack_dir)
         self.tagger = Tagger(load_topics(pack_dir))
+        rule = pack_dir / "relevance.yaml"
+        self.relevance = RelevanceRule.load(rule) if rule.exists() else None  # None: no verdict
         self.kinds = {e.id: e.attributes.get("kind", "") for e in self.gaz.entities.values()}
 
     def enrich(self, raw: RawArticle, now: datetime) -> EnrichedArticle:
@@ -35,6 +38,7 @@ class Enricher:
         new = find_new_names(text, tokens, covered, self.lexicon)
         entities = to_entities(mentions, self.gaz, new)
         sig, n_shingles = dedup.signature(raw.body)
+        scored = self.tagger.scores(raw.title, raw.body, entities)
         return EnrichedArticle(
             id=raw.id,
             title=raw.title,
@@ -46,7 +50,8 @@ class Enricher:
             ingested_at=raw.ingested_at,
             enriched_at=now,
             entities=entities,
-            topics=self.tagger.tag(raw.title, raw.body, entities),
+            topics=[t for t in scored if t.score >= self.tagger.threshold(t.id)],
+            relevance=self.relevance and self.relevance.verdict(fold(text), entities, scored),
             dedup=Dedup(
                 content_hash=dedup.content_hash(raw.body), minhash=sig, shingles=n_shingles
             ),

@@ -49,6 +49,14 @@ class Tagger:
         self.has_phrases = bool(cues)
 
     def tag(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
+        """The topics whose score reaches their threshold, best first."""
+        return [t for t in self.scores(title, body, entities) if t.score >= self.threshold(t.id)]
+
+    def threshold(self, topic: str) -> float:
+        return self.thresholds.get(topic, math.inf)
+
+    def scores(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
+        """Every topic with any evidence, with its score (below its threshold too), best first."""
         text, title_end = titled(fold(title) if title else None, fold(body))
         lead = lead_end(text, title_end)
         hits: dict[tuple[str, str], list[float]] = defaultdict(list)  # (topic, phrase) -> factors
@@ -73,11 +81,7 @@ class Tagger:
                 scores[topic] += w * (1 + REPEAT_BONUS * math.log(ent.count))
                 evidence[topic].append(ent.name)
         return sorted(
-            (
-                Topic(id=t, score=round(s, 2), evidence=evidence[t])
-                for t, s in scores.items()
-                if s >= self.thresholds.get(t, math.inf)
-            ),
+            (Topic(id=t, score=round(s, 2), evidence=evidence[t]) for t, s in scores.items()),
             key=lambda t: -t.score,
         )
 

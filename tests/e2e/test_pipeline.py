@@ -184,6 +184,32 @@ def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
     assert max(s["size"] for s in listed.values()) >= 2  # seeds 000 and 001: one story
 
 
+def test_off_track_article_is_flagged_and_filtered(pipeline: Pipeline) -> None:
+    from newspipe.tools.query import search, stories
+
+    inbox = pipeline.settings.ingest.inbox
+    (inbox / "football.txt").write_text(
+        "Libya beat Gabon in World Cup qualifier\n\n"
+        "Libya's national football team beat Gabon 2-1 in Benghazi on Sunday in a World Cup "
+        "qualifier. The Mediterranean Knights scored twice in the second half before a crowd "
+        "of 40,000, and the coach praised his players' fitness.",
+        "utf-8",
+    )
+    wait_for(lambda: (pipeline.settings.ingest.processed / "football.txt").exists(), 30, "file")
+    hits = wait_for(lambda: search(pipeline.settings, "Gabon qualifier", 5), 30, "the article")
+    assert hits[0]["relevance"]["on_track"] is False
+    assert search(pipeline.settings, "Gabon qualifier", 5, on_track=False)[0]["id"] == hits[0]["id"]
+    assert all(
+        h["id"] != hits[0]["id"]
+        for h in search(pipeline.settings, "Gabon qualifier", 5, on_track=True)
+    )
+    docs = pipeline.docs()
+    on = sum(1 for d in docs if d["relevance"]["on_track"])
+    assert 0 < on < len(docs)
+    assert sum(s["size"] for s in stories(pipeline.settings, 50, on_track=True)) == on
+    assert sum(s["size"] for s in stories(pipeline.settings, 50, on_track=False)) == len(docs) - on
+
+
 def test_distinct_stories_per_topic_and_week(pipeline: Pipeline) -> None:
     from newspipe.tools.query import stories_per_topic_and_week
 

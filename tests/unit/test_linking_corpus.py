@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import pytest
 
-from newspipe.tools.evaluate import evaluate_links
+from newspipe.tools.evaluate import evaluate
 from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("corpus", ["dedup", "heldout", "blind2"])
 def test_pair_f1_on_labelled_corpus(corpus: str) -> None:
-    result = evaluate_links(ROOT / f"tests/data/{corpus}/labels.yaml", ROOT)
+    result = evaluate(ROOT / f"tests/data/{corpus}/labels.yaml", ROOT)
     assert result["articles"] >= 50
     assert result["near-duplicate pairs"]["f1"] >= 0.95
     assert result["story pairs"]["f1"] >= 0.80
