@@ -101,6 +101,9 @@ class Dedup(_Model):
     content_hash: str
     minhash: list[int] = Field(default_factory=list, description="MinHash signature")
     shingles: int = Field(0, description="distinct 5-word shingles (for containment)")
+    sentences: list[int] = Field(
+        default_factory=list, description="sentence sketch: 4 min-hashes per sentence"
+    )
     duplicate_of: str | None = None
 
 

@@ -53,7 +53,10 @@ class Enricher:
             topics=[t for t in scored if t.score >= self.tagger.threshold(t.id)],
             relevance=self.relevance and self.relevance.verdict(fold(text), entities, scored),
             dedup=Dedup(
-                content_hash=dedup.content_hash(raw.body), minhash=sig, shingles=n_shingles
+                content_hash=dedup.content_hash(raw.body),
+                minhash=sig,
+                shingles=n_shingles,
+                sentences=dedup.sentence_sketch(raw.body),
             ),
             story=Story(id=raw.id),
             search_text=search_text(text),

@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 from newspipe.contract import EnrichedArticle, LinkUpdate, Story
 from services.enrich.knowledge import LinkingWeights, load_linking
-from services.enrich.lsh import BandIndex, jaccard, signature_band_keys
+from services.enrich.lsh import (
+    BandIndex,
+    jaccard,
+    sentence_keys,
+    sentence_overlap,
+    signature_band_keys,
+)
 from services.enrich.members import CACHE_RECORDS, MemberRecord, MemberStore, member_record
 
 # Re-exported: tests/unit/test_events.py imports it from here (now stories.days_apart).
@@ -25,6 +31,9 @@ from services.enrich.stories import event_affinity, story_keys, within_window
 
 NEAR_DUP_JACCARD = 0.5
 NEAR_DUP_CONTAINMENT = 0.8  # a truncated copy: most of its shingles are in the original
+# A re-edited syndicated copy: whole sentences shared (dedup.py gives the measured margins).
+NEAR_DUP_SENTENCES = 2
+NEAR_DUP_SENTENCE_SHARE = 0.4
 RECENT_PER_KEY = 32  # story candidates per actor, and only within the story window: with
 # PER_BUCKET below, this bounds the comparisons per article whatever the size of the archive
 PER_BUCKET = 256  # newest members read from one LSH bucket (a boilerplate-only bucket can grow)
@@ -36,7 +45,10 @@ def near_duplicates(a: MemberRecord, b: MemberRecord) -> bool:
     j = jaccard(a.sig, b.sig)
     inter = j * (a.shingles + b.shingles) / (1 + j)  # |A and B| from Jaccard and the two sizes
     containment = inter / max(1, min(a.shingles, b.shingles))
-    return j >= NEAR_DUP_JACCARD or containment >= NEAR_DUP_CONTAINMENT
+    if j >= NEAR_DUP_JACCARD or containment >= NEAR_DUP_CONTAINMENT:
+        return True
+    shared, share = sentence_overlap(a.sentences, b.sentences)
+    return shared >= NEAR_DUP_SENTENCES and share >= NEAR_DUP_SENTENCE_SHARE
 
 
 class Linker:
@@ -66,7 +78,7 @@ class Linker:
     def _index(self, mid: str, rec: MemberRecord) -> None:
         ordinal = len(self.ids) // 32
         self.ids += bytes.fromhex(mid)
-        for band in signature_band_keys(rec.sig):
+        for band in signature_band_keys(rec.sig) + sentence_keys(rec.sentences):
             self.bands.add(band, ordinal)
         for key in story_keys(rec, self.weights.background):
             self.recent[key].append((rec.day, mid))
@@ -117,7 +129,7 @@ class Linker:
         return (self.members[mid].first_seen, mid)
 
     def _candidates(self, rec: MemberRecord) -> set[str]:
-        bands = signature_band_keys(rec.sig)
+        bands = signature_band_keys(rec.sig) + sentence_keys(rec.sentences)
         ords = {o for key in bands for o in self.bands.get(key, PER_BUCKET)}
         return {self.ids[32 * o : 32 * o + 32].hex() for o in ords}
 

@@ -13,7 +13,10 @@ import base64
 import numpy as np
 import xxhash
 
-from services.enrich.dedup import BANDS, ROWS
+from services.enrich.dedup import BANDS, ROWS, SENTENCE_HASHES
+
+SENTENCE_KEYS = 12  # sentences per article filed in the index (the first ones: leads are shared)
+_SENTENCE_SEED = 1_000_003  # keeps sentence keys apart from band keys (seeded 0..BANDS-1)
 
 MERGE_AT = 100_000  # buffered entries before a merge: ~5,000 articles at 20 bands
 
@@ -28,6 +31,31 @@ def jaccard(a: str, b: str) -> float:
     x = np.frombuffer(base64.b64decode(a), dtype=np.uint32)
     y = np.frombuffer(base64.b64decode(b), dtype=np.uint32)
     return float(np.count_nonzero(x == y)) / max(1, len(x))
+
+
+def sentence_overlap(a: str, b: str) -> tuple[int, float]:
+    """(sentences shared, the larger share of either article's sentences) of two packed sentence
+    sketches (dedup.sentence_sketch): a sentence is shared when at least two of its min-hashes
+    appear among the other article's, hash by hash."""
+    x = np.frombuffer(base64.b64decode(a), dtype=np.uint32).reshape(-1, SENTENCE_HASHES)
+    y = np.frombuffer(base64.b64decode(b), dtype=np.uint32).reshape(-1, SENTENCE_HASHES)
+    if not len(x) or not len(y):
+        return 0, 0.0
+    in_y = sum(np.isin(x[:, k], y[:, k]).astype(np.int8) for k in range(SENTENCE_HASHES)) >= 2
+    in_x = sum(np.isin(y[:, k], x[:, k]).astype(np.int8) for k in range(SENTENCE_HASHES)) >= 2
+    nx, ny = int(np.count_nonzero(in_y)), int(np.count_nonzero(in_x))
+    return max(nx, ny), max(nx / len(x), ny / len(y))
+
+
+def sentence_keys(packed: str) -> list[int]:
+    """Index keys of a packed sentence sketch: the first min-hash of each of its first
+    SENTENCE_KEYS sentences (an edited copy keeps most of them)."""
+    raw = base64.b64decode(packed)[: SENTENCE_KEYS * 4 * SENTENCE_HASHES]
+    width = 4 * SENTENCE_HASHES
+    return [
+        xxhash.xxh64_intdigest(raw[i : i + 4], seed=_SENTENCE_SEED)
+        for i in range(0, len(raw), width)
+    ]
 
 
 def signature_band_keys(packed: str) -> list[int]:

@@ -4,11 +4,12 @@ table: its changelog is the durable state), and that table read through a write-
 In the table a record is a JSON-able dict with short keys (one changelog record per new article
 and per correction, so the keys are kept short):
 
-    schema       layout version: 1. Records written before the field existed have none and are
-                 version 1 (the same layout); an unknown version is refused, never guessed at
+    schema       layout version: 2 (1 lacks `sents`; records written before the field existed
+                 have none and are version 1); an unknown version is refused, never guessed at
     ts           first-seen time (ingested_at, ISO 8601): with the id, decides the earliest member
     day          publication day (days since the epoch, 3 decimals), null when the article has none
     sig, n       packed MinHash signature (lsh.pack_sig) and number of distinct shingles
+    sents        packed sentence sketch (dedup.sentence_sketch); empty in version 1 records
     actors, lead_actors, places, dates
                  event evidence (events.py)
     ents         entity profile: entity id -> weight (profile below)
@@ -29,8 +30,8 @@ from newspipe.contract import EnrichedArticle, Entity
 from services.enrich.knowledge import LinkingWeights
 from services.enrich.lsh import pack_sig
 
-SCHEMA_VERSION = 1  # written by this code
-KNOWN_SCHEMAS = (1,)  # read by this code
+SCHEMA_VERSION = 2  # written by this code
+KNOWN_SCHEMAS = (1, 2)  # read by this code
 CACHE_RECORDS = 16_384  # decoded member records kept (~2 KB each): a 10-day window at 1,600/day
 
 
@@ -44,6 +45,7 @@ class MemberRecord:
     day: float | None
     sig: str
     shingles: int  # n
+    sentences: str  # sents
     actors: tuple[str, ...]
     lead_actors: tuple[str, ...]
     places: tuple[str, ...]
@@ -62,6 +64,7 @@ class MemberRecord:
             "day": self.day,
             "sig": self.sig,
             "n": self.shingles,
+            "sents": self.sentences,
             "actors": list(self.actors),
             "lead_actors": list(self.lead_actors),
             "places": list(self.places),
@@ -89,6 +92,7 @@ class MemberRecord:
                 day=data["day"],
                 sig=data["sig"],
                 shingles=data["n"],
+                sentences=data["sents"] if schema >= 2 else "",
                 actors=tuple(data["actors"]),
                 lead_actors=tuple(data.get("lead_actors", ())),
                 places=tuple(data["places"]),
@@ -126,6 +130,7 @@ def member_record(doc: EnrichedArticle, weights: LinkingWeights) -> MemberRecord
         day=round(when.timestamp() / 86400, 3) if when else None,
         sig=pack_sig(doc.dedup.minhash),
         shingles=doc.dedup.shingles,
+        sentences=pack_sig(doc.dedup.sentences),
         actors=tuple(doc.event.get("actors", [])),
         lead_actors=tuple(doc.event.get("lead_actors", [])),
         places=tuple(doc.event.get("places", [])),

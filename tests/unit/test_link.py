@@ -16,6 +16,7 @@ from newspipe.contract import Entity, RawArticle, Source, doc_id
 from services.enrich.core import Enricher
 from services.enrich.knowledge import load_linking
 from services.enrich.link import Linker
+from services.enrich.members import member_record
 from tests.conftest import linked_article
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -210,3 +211,39 @@ def test_weights_are_the_ones_given_to_the_linker() -> None:
     Linker(given, heavy_places).observe(doc)
     assert default[doc.id]["ents"]["sebha"] == pack.type_weight["LOC"]
     assert given[doc.id]["ents"]["sebha"] == 10.0
+
+
+def _reedited(body: str) -> str:
+    """A syndicated copy as outlets publish it: their own lead, the agency paragraphs re-ordered
+    and cut after the first half, one sentence reworded."""
+    paras = [p for p in body.split("\n") if p.strip()]
+    kept = paras[: max(3, len(paras) // 2)]
+    kept = [kept[0], *reversed(kept[1:])]
+    lead = (
+        "Our correspondent reports that the military leaders of the country's rival camps held "
+        "another round of consultations this week, which observers describe as a turning point."
+    )
+    return "\n\n".join([lead, *kept]).replace("meeting", "talks", 1)
+
+
+def test_a_reedited_syndicated_copy_is_a_near_duplicate(enricher: Enricher) -> None:
+    from services.enrich.link import near_duplicates
+    from services.enrich.lsh import jaccard
+
+    body = (SEEDS / "000_bcd341568d676ff1.txt").read_text("utf-8")
+    original, copy = _doc(enricher, body, 0), _doc(enricher, _reedited(body), 1)
+    weights = load_linking()
+    a, b = (member_record(d, weights) for d in (original, copy))
+    assert jaccard(a.sig, b.sig) < 0.5  # the shingle rules alone would miss it
+    assert near_duplicates(a, b)
+    store = _run(enricher, [original, copy])
+    assert store[copy.id]["dup"] == original.id
+
+
+def test_one_quoted_sentence_does_not_make_a_near_duplicate(enricher: Enricher) -> None:
+    body = (SEEDS / "000_bcd341568d676ff1.txt").read_text("utf-8")
+    quoted = next(s for s in body.split(". ") if len(s.split()) > 12)
+    other = (SEEDS / "004_eaa25dd388c2d1af.txt").read_text("utf-8")
+    docs = [_doc(enricher, body, 0), _doc(enricher, other + "\n\n" + quoted + ".", 1)]
+    store = _run(enricher, docs)
+    assert store[docs[1].id]["dup"] is None

@@ -72,10 +72,17 @@ def test_unversioned_record_is_read_as_version_1() -> None:
         2,
     )
     assert rec.profile == {"ghadames": 1.693} and rec.actors == ("a", "b")
-    assert rec.to_dict() == {"schema": 1, **UNVERSIONED}  # rewritten with the same layout
+    assert rec.sentences == ""  # version 1 has no sentence sketch: only MinHash rules apply
+    # Rewritten in the current layout, everything version 1 held unchanged.
+    assert rec.to_dict() == {"schema": SCHEMA_VERSION, **UNVERSIONED, "sents": ""}
 
 
-@pytest.mark.parametrize("found", [2, 0, "1", True, None])
+def test_version_2_record_needs_its_sentence_sketch() -> None:
+    with pytest.raises(ValueError, match="lacks 'sents'"):
+        MemberRecord.from_dict({**UNVERSIONED, "schema": 2})
+
+
+@pytest.mark.parametrize("found", [3, 0, "1", True, None])
 def test_unknown_schema_version_is_refused(found: object) -> None:
     with pytest.raises(UnknownSchemaError) as err:
         MemberRecord.from_dict({**UNVERSIONED, "schema": found})
