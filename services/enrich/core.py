@@ -39,6 +39,7 @@ class Enricher:
         entities = to_entities(mentions, self.gaz, new)
         sig, n_shingles = dedup.signature(raw.body)
         scored = self.tagger.scores(raw.title, raw.body, entities)
+        topics = [t for t in scored if t.score >= self.tagger.threshold(t.id)]
         return EnrichedArticle(
             id=raw.id,
             title=raw.title,
@@ -50,8 +51,9 @@ class Enricher:
             ingested_at=raw.ingested_at,
             enriched_at=now,
             entities=entities,
-            topics=[t for t in scored if t.score >= self.tagger.threshold(t.id)],
-            relevance=self.relevance and self.relevance.verdict(fold(text), entities, scored),
+            topics=topics,
+            relevance=self.relevance
+            and self.relevance.verdict(fold(text), entities, scored, topics),
             dedup=Dedup(
                 content_hash=dedup.content_hash(raw.body),
                 minhash=sig,

@@ -38,10 +38,14 @@ class RelevanceRule:
             country_words=re.compile(rf"(?<!\w)[وفبلك]?(?:ال)?(?:{alts})(?!\w)"),
         )
 
-    def verdict(self, folded_text: str, entities: list[Entity], scored: list[Topic]) -> Relevance:
-        """`folded_text`: title and body, folded; `scored`: every topic's score (Tagger.scores)."""
+    def verdict(
+        self, folded_text: str, entities: list[Entity], scored: list[Topic], tagged: list[Topic]
+    ) -> Relevance:
+        """`folded_text`: title and body, folded; `scored`: every topic's score (Tagger.scores);
+        `tagged`: the topics given to the article."""
         track = [t for t in scored if t.id in self.track_topics]
         track_score = sum(t.score for t in track)
+        track_tags = [t.id for t in tagged if t.id in self.track_topics]
         home = len(self.country_words.findall(folded_text))
         located = home
         for e in entities:
@@ -51,11 +55,12 @@ class RelevanceRule:
                 home += e.count if country == self.country else 0
         share = home / located if located else 0.0
         evidence = [
-            f"track topics {track_score:.1f} (min {self.min_track_score:g})"
+            f"track topics tagged: {', '.join(track_tags) or 'none'}; summed score "
+            f"{track_score:.1f} (min {self.min_track_score:g} untagged)"
             + (": " + ", ".join(f"{t.id} {t.score:g}" for t in track[:3]) if track else ""),
             f"{self.country} share {share:.2f} of {located} located mentions "
             f"(min {self.min_share:g})",
         ]
-        on = track_score >= self.min_track_score and share >= self.min_share
+        on = (bool(track_tags) or track_score >= self.min_track_score) and share >= self.min_share
         score = min(1.0, track_score / (2 * self.min_track_score)) * share if on else 0.0
         return Relevance(on_track=on, score=round(score, 3), evidence=evidence)
