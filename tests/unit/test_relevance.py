@@ -1,0 +1,68 @@
+"""The on-track verdict: a security-track subject (a tagged track topic) in Libya (Libya's share of
+the located mentions), with the evidence that decided it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from newspipe.contract import RawArticle, Source, doc_id
+from services.enrich.core import Enricher
+
+T0 = datetime(2023, 8, 16, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher()
+
+
+def _verdict(enricher: Enricher, title: str, body: str) -> tuple[bool, list[str]]:
+    raw = RawArticle(
+        id=doc_id(body), title=title, body=body, source=Source(path="x.txt"), ingested_at=T0
+    )
+    rel = enricher.enrich(raw, T0).relevance
+    assert rel is not None
+    return rel.on_track, rel.evidence
+
+
+def test_clashes_in_tripoli_are_on_track(enricher: Enricher) -> None:
+    on, evidence = _verdict(
+        enricher,
+        "Clashes between armed groups in Tripoli kill 27",
+        "Heavy clashes broke out in Tripoli between the 444 Brigade and the Radaa force, "
+        "killing 27 people, Libya's emergency services said. The fighting erupted after the "
+        "detention of the brigade's commander at Mitiga airport.",
+    )
+    assert on and "armed-clashes" in evidence[0]
+
+
+def test_another_countrys_war_is_off_track(enricher: Enricher) -> None:
+    on, evidence = _verdict(
+        enricher,
+        "Heavy clashes in Khartoum as RSF shells the army",
+        "Clashes between Sudan's army and the Rapid Support Forces killed dozens in Khartoum "
+        "and Omdurman, residents said. The paramilitary RSF shelled army positions while "
+        "fighting spread to Darfur near the borders with Chad and Libya.",
+    )
+    assert not on and "LY share" in evidence[1]
+
+
+def test_libya_news_on_another_subject_is_off_track(enricher: Enricher) -> None:
+    on, evidence = _verdict(
+        enricher,
+        "Libya beat Gabon in World Cup qualifier",
+        "Libya's national football team beat Gabon 2-1 in Benghazi on Sunday. The Mediterranean "
+        "Knights scored twice in the second half before a crowd of 40,000 in Benghazi.",
+    )
+    assert not on and "tagged: none" in evidence[0]
+
+
+def test_a_pack_without_a_relevance_rule_gives_no_verdict(tmp_path: object) -> None:
+    from pathlib import Path
+
+    pack = Path(str(tmp_path))
+    enricher = Enricher(pack)  # an empty pack: no entities, topics or rule
+    raw = RawArticle(id=doc_id("x"), title=None, body="x", source=Source(path="x"), ingested_at=T0)
+    assert enricher.enrich(raw, T0).relevance is None
