@@ -95,8 +95,13 @@ def search_text(text: str) -> str:
     """Folded text for the `standard` analyzer: accents dropped, Arabic letter variants unified and
     the article/clitics stripped, so "الناظوري" and "ناظوري" meet.
     Documents (at enrich time) and queries (at search time) get the same treatment."""
+    return search_text_folded(fold(text))
+
+
+def search_text_folded(folded: str) -> str:
+    """search_text() of a text already folded (fold())."""
     out = []
-    for tok in TOKEN.findall(fold(text)):
+    for tok in TOKEN.findall(folded):
         if is_arabic(tok):
             for prefix in _AR_CLITIC_ARTICLE:
                 if tok.startswith(prefix) and len(tok) - len(prefix) >= 2:

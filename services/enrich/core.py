@@ -13,7 +13,7 @@ from pathlib import Path
 import py3langid
 
 from newspipe.contract import Dedup, EnrichedArticle, RawArticle, Story
-from newspipe.text import fold, search_text, titled
+from newspipe.text import fold, search_text_folded, titled
 from services.enrich import dedup
 from services.enrich.entities import find_mentions, to_entities
 from services.enrich.events import event_features
@@ -34,11 +34,14 @@ class Enricher:
 
     def enrich(self, raw: RawArticle, now: datetime) -> EnrichedArticle:
         text, title_end = titled(raw.title, raw.body)
+        # Folded once, for topics, relevance, wording fingerprints and the search field.
+        folded_body = fold(raw.body)
+        folded, folded_title_end = titled(fold(raw.title) if raw.title else None, folded_body)
         mentions, tokens, covered = find_mentions(text, self.gaz)
         new = find_new_names(text, tokens, covered, self.lexicon)
         entities = to_entities(mentions, self.gaz, new)
-        sig, n_shingles = dedup.signature(raw.body)
-        scored = self.tagger.scores(raw.title, raw.body, entities)
+        sig, n_shingles, sketch = dedup.fingerprint(raw.body, folded_body)
+        scored = self.tagger.scores_folded(folded, folded_title_end, entities)
         topics = [t for t in scored if t.score >= self.tagger.threshold(t.id)]
         return EnrichedArticle(
             id=raw.id,
@@ -52,16 +55,15 @@ class Enricher:
             enriched_at=now,
             entities=entities,
             topics=topics,
-            relevance=self.relevance
-            and self.relevance.verdict(fold(text), entities, scored, topics),
+            relevance=self.relevance and self.relevance.verdict(folded, entities, scored, topics),
             dedup=Dedup(
                 content_hash=dedup.content_hash(raw.body),
                 minhash=sig,
                 shingles=n_shingles,
-                sentences=dedup.sentence_sketch(raw.body),
+                sentences=sketch,
             ),
             story=Story(id=raw.id),
-            search_text=search_text(text),
+            search_text=search_text_folded(folded),
             event=event_features(
                 text, lead_end(text, title_end), mentions, entities, self.kinds, raw.published_at
             ),

@@ -34,6 +34,9 @@ SENTENCE_MIN_WORDS = 6  # shorter sentences (datelines, credits, captions) are l
 SENTENCES_KEPT = 48  # sentences sketched per article (~750 bytes stored)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?\u061f])\s+|\n+")
+# The sentence sketch's hash functions: fixed (stored sketches must stay comparable).
+_MIX = np.random.default_rng(3).integers(0, 2**63, size=(2, SENTENCE_HASHES), dtype=np.uint64)
+_MASKS, _ODD = _MIX[0], _MIX[1] | np.uint64(1)
 # Permutations are drawn once per process (datasketch regenerates them per MinHash otherwise).
 _SCHEME = "affine32"  # datasketch 2.x default; pinned so stored signatures stay comparable
 
@@ -57,8 +60,14 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def shingles(body: str) -> list[bytes]:
-    words = _WORD.findall(fold(body))
+def sentences(body: str, folded: str | None = None) -> list[list[str]]:
+    """The words of each sentence of the folded body (every word exactly once); `folded`: the
+    body already folded."""
+    return [_WORD.findall(part) for part in _SENTENCE_END.split(folded or fold(body))]
+
+
+def shingles(body: str, split: list[list[str]] | None = None) -> list[bytes]:
+    words = [w for sentence in (split if split is not None else sentences(body)) for w in sentence]
     if len(words) < SHINGLE_WORDS:
         return [" ".join(words).encode()] if words else []
     return list(
@@ -69,30 +78,44 @@ def shingles(body: str) -> list[bytes]:
     )
 
 
-def sentence_sketch(body: str) -> list[int]:
+def sentence_sketch(body: str, split: list[list[str]] | None = None) -> list[int]:
     """SENTENCE_HASHES min-hashes per sentence of SENTENCE_MIN_WORDS words or more, flat, in the
-    order of the text (the first SENTENCES_KEPT sentences)."""
-    out: list[int] = []
-    for sentence in _SENTENCE_END.split(body):
-        words = _WORD.findall(fold(sentence))
-        if len(words) < SENTENCE_MIN_WORDS:
-            continue
-        grams = [
+    order of the text (the first SENTENCES_KEPT sentences). Each shingle is hashed once (xxh64);
+    the SENTENCE_HASHES hash functions mix that value with fixed masks and odd multipliers, and
+    the minima per sentence are taken in numpy."""
+    kept = [
+        words
+        for words in (split if split is not None else sentences(body))
+        if len(words) >= SENTENCE_MIN_WORDS
+    ][:SENTENCES_KEPT]
+    if not kept:
+        return []
+    grams: list[bytes] = []
+    starts = []
+    for words in kept:
+        starts.append(len(grams))
+        grams.extend(
             " ".join(words[i : i + SENTENCE_GRAM]).encode()
             for i in range(len(words) - SENTENCE_GRAM + 1)
-        ]
-        out.extend(
-            min(xxhash.xxh32_intdigest(g, seed=k) for g in grams) for k in range(SENTENCE_HASHES)
         )
-        if len(out) >= SENTENCES_KEPT * SENTENCE_HASHES:
-            break
-    return out
+    hashed = np.fromiter(map(xxhash.xxh64_intdigest, grams), np.uint64, len(grams))
+    mixed = ((hashed[None, :] ^ _MASKS[:, None]) * _ODD[:, None]) >> np.uint64(32)
+    minima = np.minimum.reduceat(mixed, starts, axis=1)  # SENTENCE_HASHES x sentences
+    return [int(v) for v in minima.T.astype(np.uint32).ravel()]
 
 
-def signature(body: str) -> tuple[list[int], int]:
+def fingerprint(body: str, folded: str | None = None) -> tuple[list[int], int, list[int]]:
+    """(MinHash signature, distinct shingles, sentence sketch), the body folded and split once
+    (`folded`: already folded)."""
+    split = sentences(body, folded)
+    sig, n = signature(body, split)
+    return sig, n, sentence_sketch(body, split)
+
+
+def signature(body: str, split: list[list[str]] | None = None) -> tuple[list[int], int]:
     """(MinHash signature, number of distinct shingles): the size lets link.py estimate
-    containment."""
-    grams = shingles(body)
+    containment. `split`: the body's sentences() when already computed."""
+    grams = shingles(body, split)
     mh = MinHash(
         num_perm=NUM_PERM,
         seed=1,

@@ -15,7 +15,7 @@ import xxhash
 
 from services.enrich.dedup import BANDS, ROWS, SENTENCE_HASHES
 
-SENTENCE_KEYS = 12  # sentences per article filed in the index (the first ones: leads are shared)
+SENTENCE_KEYS = 12  # sentences per article filed in the index (4 keys each): the first ones
 _SENTENCE_SEED = 1_000_003  # keeps sentence keys apart from band keys (seeded 0..BANDS-1)
 
 MERGE_AT = 100_000  # buffered entries before a merge: ~5,000 articles at 20 bands
@@ -48,13 +48,13 @@ def sentence_overlap(a: str, b: str) -> tuple[int, float]:
 
 
 def sentence_keys(packed: str) -> list[int]:
-    """Index keys of a packed sentence sketch: the first min-hash of each of its first
-    SENTENCE_KEYS sentences (an edited copy keeps most of them)."""
+    """Index keys of a packed sentence sketch: every min-hash of its first SENTENCE_KEYS
+    sentences (a sentence shared by the rule above agrees on two of them, so a copy that shares
+    one of these sentences is always a candidate)."""
     raw = base64.b64decode(packed)[: SENTENCE_KEYS * 4 * SENTENCE_HASHES]
-    width = 4 * SENTENCE_HASHES
     return [
-        xxhash.xxh64_intdigest(raw[i : i + 4], seed=_SENTENCE_SEED)
-        for i in range(0, len(raw), width)
+        xxhash.xxh64_intdigest(raw[i : i + 4], seed=_SENTENCE_SEED + (i // 4) % SENTENCE_HASHES)
+        for i in range(0, len(raw), 4)
     ]
 
 

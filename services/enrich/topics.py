@@ -57,7 +57,10 @@ class Tagger:
 
     def scores(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
         """Every topic with any evidence, with its score (below its threshold too), best first."""
-        text, title_end = titled(fold(title) if title else None, fold(body))
+        return self.scores_folded(*titled(fold(title) if title else None, fold(body)), entities)
+
+    def scores_folded(self, text: str, title_end: int, entities: list[Entity]) -> list[Topic]:
+        """scores() of the title and body already folded and joined (text.titled)."""
         lead = lead_end(text, title_end)
         hits: dict[tuple[str, str], list[float]] = defaultdict(list)  # (topic, phrase) -> factors
         weights: dict[tuple[str, str], float] = {}
