@@ -27,7 +27,7 @@ from services.enrich.lsh import (
 from services.enrich.members import CACHE_RECORDS, MemberRecord, MemberStore, member_record
 
 # Re-exported: tests/unit/test_events.py imports it from here (now stories.days_apart).
-from services.enrich.stories import event_affinity, story_keys, within_window
+from services.enrich.stories import conflicting, event_affinity, story_keys, within_window
 
 NEAR_DUP_JACCARD = 0.5
 NEAR_DUP_CONTAINMENT = 0.8  # a truncated copy: most of its shingles are in the original
@@ -144,8 +144,9 @@ class Linker:
 
     def _merge_story(self, mid: str, rec: MemberRecord) -> set[str]:
         """Join the story of the article's near-duplicates, else the one story whose candidate
-        members mostly report the same event. Stories never merge with each other through a
-        single look-alike: that is how chains of weak links glue unrelated events together."""
+        members mostly report the same event and none conflicts with it (time, place, date).
+        Stories never merge with each other through a single look-alike: that is how chains of
+        weak links glue unrelated events together."""
         dup_root = self.members[mid].duplicate_of or mid
         group = self.dup_groups.get(dup_root, {dup_root})
         roots = {self.members[c].story for c in group if c != mid}
@@ -159,18 +160,26 @@ class Linker:
         for key in story_keys(rec, self.weights.background):  # out-of-window: skipped unread
             cands.update(m for d, m in self.recent[key] if within_window(d, rec.day))
         cands.discard(mid)
-        # story -> [matches, seen, best affinity of a match]
-        votes: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        # story -> [matches, seen, best affinity of a match, conflicts]
+        votes: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
+        background = self.weights.background
         for c in cands:
             other = self.members[c]
             self.compared += 1
             tally = votes[other.story]
             tally[1] += 1
-            aff = event_affinity(rec, other, self.weights.background)
+            if conflicting(rec, other, background):
+                tally[3] += 1  # one member from another time or place: not this story
+                continue
+            aff = event_affinity(rec, other, background)
             if aff is not None:
                 tally[0] += 1
                 tally[2] = max(tally[2], aff)
-        scored = [(m / n, a, m, s) for s, (m, n, a) in votes.items() if m and m * 2 >= n]
+        scored = [
+            (m / n, a, m, s)
+            for s, (m, n, a, clash) in votes.items()
+            if m and m * 2 >= n and not clash
+        ]
         return {str(max(scored)[3])} if scored else set()
 
     def _relabel(

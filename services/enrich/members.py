@@ -10,6 +10,7 @@ and per correction, so the keys are kept short):
     day          publication day (days since the epoch, 3 decimals), null when the article has none
     sig, n       packed MinHash signature (lsh.pack_sig) and number of distinct shingles
     sents        packed sentence sketch (dedup.sentence_sketch); empty in version 1 records
+    topics       the article's topic ids; empty in version 1 records
     actors, lead_actors, places, dates
                  event evidence (events.py)
     ents         entity profile: entity id -> weight (profile below)
@@ -51,6 +52,7 @@ class MemberRecord:
     places: tuple[str, ...]
     dates: tuple[str, ...]
     profile: Mapping[str, float]  # ents
+    topics: tuple[str, ...]
     duplicate_of: str | None  # dup
     story: str
     version: int  # v
@@ -70,6 +72,7 @@ class MemberRecord:
             "places": list(self.places),
             "dates": list(self.dates),
             "ents": dict(self.profile),
+            "topics": list(self.topics),
             "dup": self.duplicate_of,
             "story": self.story,
             "v": self.version,
@@ -98,6 +101,7 @@ class MemberRecord:
                 places=tuple(data["places"]),
                 dates=tuple(data["dates"]),
                 profile=dict(data["ents"]),
+                topics=tuple(data["topics"]) if schema >= 2 else (),
                 duplicate_of=data["dup"],
                 story=data["story"],
                 version=data["v"],
@@ -136,6 +140,7 @@ def member_record(doc: EnrichedArticle, weights: LinkingWeights) -> MemberRecord
         places=tuple(doc.event.get("places", [])),
         dates=tuple(doc.event.get("dates", [])),
         profile=profile(doc.entities, weights),
+        topics=tuple(t.id for t in doc.topics),
         duplicate_of=None,
         story=doc.id,
         version=0,

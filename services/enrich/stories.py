@@ -10,6 +10,12 @@ from services.enrich.lsh import jaccard
 from services.enrich.members import MemberRecord
 
 STORY_JACCARD = 0.25
+# Real reports name few people, and the other language's names only through the pack: the same
+# kind of event (topic sets overlapping by half) with enough shared entities (background ones
+# left out) is a same-event signal too: two at the same event place, three anywhere.
+STORY_TOPIC_JACCARD = 0.5
+STORY_SHARED_AT_PLACE = 2
+STORY_SHARED_ENTITIES = 3
 STORY_AFFINITY = 0.45  # weighted Jaccard of entity profiles (knowledge/linking.yaml)
 STORY_WINDOW_DAYS = 10
 DATE_TOLERANCE_DAYS = 2
@@ -27,7 +33,7 @@ def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str])
     """The profile affinity of two articles that report the same real-world event, None if they
     do not. Same event: no conflicting time, place or date, and two shared actors (`background`
     entities left out), or a shared lead actor at the same place, or close entity profiles, or
-    much shared wording."""
+    much shared wording, or the same kind of event with enough shared entities."""
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
@@ -38,7 +44,26 @@ def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str])
     lead = set(a.lead_actors) & set(b.lead_actors)
     if shared >= 2 or (lead and pa & pb) or aff >= STORY_AFFINITY:
         return aff
-    return aff if jaccard(a.sig, b.sig) >= STORY_JACCARD else None
+    if jaccard(a.sig, b.sig) >= STORY_JACCARD:
+        return aff
+    ta, tb = set(a.topics), set(b.topics)
+    if not ta or len(ta & tb) < STORY_TOPIC_JACCARD * len(ta | tb):
+        return None
+    common = (a.profile.keys() & b.profile.keys()) - background
+    at_place = bool(pa & pb) and len(common - pa) >= STORY_SHARED_AT_PLACE
+    return aff if at_place or len(common) >= STORY_SHARED_ENTITIES else None
+
+
+def conflicting(a: MemberRecord, b: MemberRecord, background: frozenset[str]) -> bool:
+    """Two articles that cannot report the same event: published too far apart, at different
+    event places (background places such as Tripoli left out: they are named as the seat of
+    government as often as the place of an event), or on different days."""
+    if not within_window(a.day, b.day):
+        return True
+    pa, pb = set(a.places) - background, set(b.places) - background
+    if pa and pb and not pa & pb:
+        return True
+    return bool(a.dates and b.dates and not _dates_close(a.dates, b.dates))
 
 
 def within_window(x: float | None, y: float | None) -> bool:

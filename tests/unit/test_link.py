@@ -247,3 +247,48 @@ def test_one_quoted_sentence_does_not_make_a_near_duplicate(enricher: Enricher) 
     docs = [_doc(enricher, body, 0), _doc(enricher, other + "\n\n" + quoted + ".", 1)]
     store = _run(enricher, docs)
     assert store[docs[1].id]["dup"] is None
+
+
+def _kind(doc: Any, topics: list[str], places: list[str], dates: list[str]) -> Any:
+    """`doc` as enrichment would have tagged it: its topics and its event place and dates."""
+    from newspipe.contract import Topic
+
+    event = {**doc.event, "places": places, "dates": dates}
+    tagged = [Topic(id=t, score=5.0, evidence=[]) for t in topics]
+    return doc.model_copy(update={"topics": tagged, "event": event})
+
+
+# Reports of one Tripoli clash that name no person in common (often: other languages, few names).
+CLASH = [("brigade-444", "ORG", 2), ("radaa", "ORG", 2), ("mitiga", "LOC", 1), ("libya", "LOC", 2)]
+
+
+def test_same_kind_of_event_with_shared_entities_at_the_same_place_is_one_story() -> None:
+    from services.enrich.stories import affinity
+
+    linker = Linker({})
+    topics = ["armed-clashes", "armed-groups"]
+    first = _kind(_synthetic(1, CLASH, [], day=0), topics, ["tripoli"], [])
+    own = [(f"other-{i}", "ORG", 2) for i in range(6)]  # each report's own names
+    second = _kind(_synthetic(2, CLASH[:3] + own, [], day=0), topics, ["tripoli"], [])
+    weights = load_linking()
+    profiles = [member_record(d, weights).profile for d in (first, second)]
+    assert affinity(*profiles) < 0.45  # the profile rule alone would not join them
+    linker.observe(first)
+    assert linker.observe(second)[0].story.id == first.id
+    # Another kind of event naming the same entities is not joined to it.
+    own = [(f"third-{i}", "ORG", 2) for i in range(6)]
+    meeting = _kind(_synthetic(3, CLASH[:3] + own, [], day=0), ["jmc-5plus5"], ["tripoli"], [])
+    assert linker.observe(meeting)[0].story.id == meeting.id
+
+
+def test_a_story_holding_a_member_from_another_place_is_not_joined() -> None:
+    linker = Linker({})
+    topics = ["armed-clashes", "armed-groups"]
+    first = _kind(_synthetic(1, CLASH, [], day=0), topics, [], [])
+    elsewhere = _kind(_synthetic(2, CLASH, [], day=0), topics, ["zawiya"], [])
+    linker.observe(first)
+    linker.observe(elsewhere)  # joins the placeless first report
+    assert linker.members[elsewhere.id].story == first.id
+    # A report placed in Sirte meets a story with a Zawiya member: another event.
+    sirte = _kind(_synthetic(3, CLASH, [], day=0), topics, ["sirte"], [])
+    assert linker.observe(sirte)[0].story.id == sirte.id
