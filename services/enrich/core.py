@@ -31,6 +31,9 @@ class Enricher:
         rule = pack_dir / "relevance.yaml"
         self.relevance = RelevanceRule.load(rule) if rule.exists() else None  # None: no verdict
         self.kinds = {e.id: e.attributes.get("kind", "") for e in self.gaz.entities.values()}
+        self.within = {
+            e.id: e.attributes["in"] for e in self.gaz.entities.values() if "in" in e.attributes
+        }
 
     def enrich(self, raw: RawArticle, now: datetime) -> EnrichedArticle:
         text, title_end = titled(raw.title, raw.body)
@@ -65,7 +68,13 @@ class Enricher:
             story=Story(id=raw.id),
             search_text=search_text_folded(folded),
             event=event_features(
-                text, lead_end(text, title_end), mentions, entities, self.kinds, raw.published_at
+                text,
+                lead_end(text, title_end),
+                mentions,
+                entities,
+                self.kinds,
+                raw.published_at,
+                self.within,
             ),
         )
 

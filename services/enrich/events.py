@@ -63,13 +63,14 @@ def event_features(
     entities: list[Entity],
     kinds: dict[str, str],
     published: datetime | None,
+    within: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
     # Who: the first two paragraphs (seed 000 names the two generals in its second paragraph).
     actors_end = paragraph_end(text, lead_end, 1200)
     return {
         "actors": principal_people(mentions, entities, actors_end),
         "lead_actors": principal_people(mentions, entities, lead_end, repeated=False),
-        "places": event_places(text, lead_end, mentions, kinds),
+        "places": event_places(text, lead_end, mentions, kinds, within or {}),
         "dates": event_dates(text[:lead_end], published),
     }
 
@@ -89,16 +90,23 @@ def principal_people(
 
 
 def event_places(
-    text: str, lead_end: int, mentions: list[Mention], kinds: dict[str, str]
+    text: str,
+    lead_end: int,
+    mentions: list[Mention],
+    kinds: dict[str, str],
+    within: dict[str, str] | None = None,
 ) -> list[str]:
-    """Cities in the title/lead; those after a locative preposition first, at most two."""
+    """Cities in the title/lead; those after a locative preposition first, at most two. A facility
+    or district counts as the city it is `within` (knowledge pack attribute `in`)."""
+    within = within or {}
     scored: dict[str, int] = {}
     for m in mentions:
         if m.start >= lead_end or kinds.get(m.entity_id) not in PLACE_KINDS:
             continue
         before = fold(text[max(0, m.start - 30) : m.start])
         score = 2 if LOCATIVE.search(before) else 1
-        scored[m.entity_id] = max(scored.get(m.entity_id, 0), score)
+        place = within.get(m.entity_id, m.entity_id)
+        scored[place] = max(scored.get(place, 0), score)
     best = sorted(scored.items(), key=lambda kv: -kv[1])
     return [p for p, s in best if s == best[0][1]][:2] if best else []
 

