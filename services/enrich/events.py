@@ -44,6 +44,16 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"  # optional: datelines and most leads leave it out
 _DATE_MDY = re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?!\d)(?:st|nd|rd|th)?{_YEAR}")
 _DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:er)?\s+({_MONTH})\b\.?(?:\s*/\s*(?:{_MONTH})\b)?{_YEAR}")
+_YEAR_ALONE = re.compile(r"(?<!\d)(20[0-4]\d)(?!\d)")
+
+
+def latest_year(text: str) -> list[str]:
+    """The latest year the text names ([] when none): when the article was written, roughly (it
+    names past years, rarely later ones)."""
+    years = _YEAR_ALONE.findall(text)
+    return [max(years)] if years else []
+
+
 WEEKDAYS = {
     w: i
     for i, w in enumerate(
@@ -72,6 +82,7 @@ def event_features(
         "lead_actors": principal_people(mentions, entities, lead_end, repeated=False),
         "places": event_places(text, lead_end, mentions, kinds, within or {}),
         "dates": event_dates(text[:lead_end], published),
+        "years": latest_year(text),  # "years": a list, like the other evidence
     }
 
 

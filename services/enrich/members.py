@@ -11,6 +11,7 @@ and per correction, so the keys are kept short):
     sig, n       packed MinHash signature (lsh.pack_sig) and number of distinct shingles
     sents        packed sentence sketch (dedup.sentence_sketch); empty in version 1 records
     topics       the article's topic ids; empty in version 1 records
+    years        the latest year the article names (events.latest_year); empty in version 1
     actors, lead_actors, places, dates
                  event evidence (events.py)
     ents         entity profile: entity id -> weight (profile below)
@@ -53,6 +54,7 @@ class MemberRecord:
     dates: tuple[str, ...]
     profile: Mapping[str, float]  # ents
     topics: tuple[str, ...]
+    years: tuple[str, ...]
     duplicate_of: str | None  # dup
     story: str
     version: int  # v
@@ -73,6 +75,7 @@ class MemberRecord:
             "dates": list(self.dates),
             "ents": dict(self.profile),
             "topics": list(self.topics),
+            "years": list(self.years),
             "dup": self.duplicate_of,
             "story": self.story,
             "v": self.version,
@@ -102,6 +105,7 @@ class MemberRecord:
                 dates=tuple(data["dates"]),
                 profile=dict(data["ents"]),
                 topics=tuple(data["topics"]) if schema >= 2 else (),
+                years=tuple(data["years"]) if schema >= 2 else (),
                 duplicate_of=data["dup"],
                 story=data["story"],
                 version=data["v"],
@@ -141,6 +145,7 @@ def member_record(doc: EnrichedArticle, weights: LinkingWeights) -> MemberRecord
         dates=tuple(doc.event.get("dates", [])),
         profile=profile(doc.entities, weights),
         topics=tuple(t.id for t in doc.topics),
+        years=tuple(doc.event.get("years", [])),
         duplicate_of=None,
         story=doc.id,
         version=0,

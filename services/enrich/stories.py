@@ -50,6 +50,8 @@ def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str])
     common = (a.profile.keys() & b.profile.keys()) - background
     if a.dates and b.dates and len(common) >= 2:
         return aff  # the same event date (no conflict above) and shared names
+    if a.years and b.years and a.years != b.years:
+        return None  # the same kind of event, written about in another year (a yearly vote)
     ta, tb = set(a.topics), set(b.topics)
     if not ta or len(ta & tb) < STORY_TOPIC_JACCARD * len(ta | tb):
         return None

@@ -292,3 +292,26 @@ def test_a_story_holding_a_member_from_another_place_is_not_joined() -> None:
     # A report placed in Sirte meets a story with a Zawiya member: another event.
     sirte = _kind(_synthetic(3, CLASH, [], day=0), topics, ["sirte"], [])
     assert linker.observe(sirte)[0].story.id == sirte.id
+
+
+def test_the_same_kind_of_event_written_about_in_another_year_is_another_story() -> None:
+    from services.enrich.stories import affinity
+
+    topics = ["foreign-forces", "security-cooperation"]
+    vote = [("turkish-parliament", "ORG", 2), ("ankara", "LOC", 1), ("turkey", "LOC", 2)]
+    own = [(f"other-{i}", "LOC", 1) for i in range(6)]  # each report's own names
+
+    def report(n: int, entities: list[tuple[str, str, int]], year: str) -> Any:
+        doc = _kind(_synthetic(n, entities, [], day=0), topics, [], [])
+        return doc.model_copy(update={"event": {**doc.event, "years": [year]}})
+
+    first, later = report(1, vote, "2022"), report(2, vote + own, "2023")
+    weights = load_linking()
+    profiles = [member_record(d, weights).profile for d in (first, later)]
+    assert affinity(*profiles) < 0.45  # only the same-kind signal could join them
+    linker = Linker({})
+    linker.observe(first)
+    assert linker.observe(later)[0].story.id == later.id  # a yearly vote: another one
+    linker = Linker({})
+    linker.observe(first)
+    assert linker.observe(report(3, vote + own, "2022"))[0].story.id == first.id

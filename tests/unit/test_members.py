@@ -74,7 +74,10 @@ def test_unversioned_record_is_read_as_version_1() -> None:
     assert rec.profile == {"ghadames": 1.693} and rec.actors == ("a", "b")
     assert rec.sentences == ""  # version 1 has no sentence sketch: only MinHash rules apply
     # Rewritten in the current layout, everything version 1 held unchanged.
-    assert rec.to_dict() == {"schema": SCHEMA_VERSION, **UNVERSIONED, "sents": "", "topics": []}
+    assert rec.to_dict() == {
+        **{"schema": SCHEMA_VERSION, **UNVERSIONED},
+        **{"sents": "", "topics": [], "years": []},
+    }
 
 
 def test_version_2_record_needs_its_sentence_sketch() -> None:
