@@ -54,15 +54,26 @@ def latest_year(text: str) -> list[str]:
     return [max(years)] if years else []
 
 
-WEEKDAYS = {
-    w: i
-    for i, w in enumerate(
-        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    )
-} | {
-    w: i
-    for i, w in enumerate(["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"])
-}
+WEEKDAYS = (
+    {
+        w: i
+        for i, w in enumerate(
+            ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        )
+    }
+    | {
+        w: i
+        for i, w in enumerate(
+            ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+        )
+    }
+    | {
+        fold(w): i  # folded as the text is (alef and ta-marbuta variants unified)
+        for i, w in enumerate(
+            ["الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"]
+        )
+    }
+)
 _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b")
 
 

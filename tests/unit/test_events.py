@@ -29,6 +29,8 @@ PUBLISHED = datetime(2022, 1, 9, 8, 0, tzinfo=UTC)
         # Weekdays count only against a publication date, and only when no date is written.
         ("met on Saturday in Sirte", PUBLISHED, ["2022-01-08"]),
         ("met on Saturday in Sirte", None, []),
+        ("وقّع الطرفان «الجمعة» في جنيف", PUBLISHED, ["2022-01-07"]),
+        ("اجتمعا يوم الأحد في سرت", PUBLISHED, ["2022-01-09"]),
         ("in May 2023 the commission", None, []),  # a month is not a day
         ("on February 30, 2023", None, []),
     ],
