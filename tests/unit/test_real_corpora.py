@@ -1,5 +1,6 @@
 """Floors on the real-article corpora (published articles, labelled by helpers who never saw the
-code): tests/data/real, real-wire and real-events, each with a tune part and a blind part. A floor
+code): tests/data/real, real-wire, real-events and real-relevance, each with a tune part and a
+blind part. A floor
 sits just under the figure measured when it was set (2026-11-30, `newspipe eval`), so that any
 change that loses ground on real material fails here, blind parts included. The blind parts are
 scored, never read: their floors record what was measured, nothing was tuned to reach them.
@@ -22,6 +23,9 @@ FLOORS = {
     "real-wire/blind": (0.85, 0.85, 0.65, 0.64, 0.55, 0.83),
     "real-events": (0.88, 0.88, 0.85, 0.64, 0.95, 0.73),
     "real-events/blind": (0.81, 0.79, 0.75, 0.48, 0.75, 0.49),
+    # On/off-track boundary cases, one story each (no copy or story pairs to score).
+    "real-relevance": (0.78, 0.77, 0.60, 0.89, 0.0, 0.0),
+    "real-relevance/blind": (0.69, 0.70, 0.48, 0.86, 0.0, 0.0),
 }
 
 
@@ -43,4 +47,4 @@ def test_real_corpus_stays_above_its_floors(scored: tuple[str, dict[str, Any]]) 
     }
     below = {k: f"{v:.3f} < {floor}" for k, (v, floor) in measured.items() if v < floor}
     assert not below, f"{corpus}: {below}"
-    assert r["articles"] >= 26 and set(r["entities_by_language"]) == {"ar", "en", "fr"}
+    assert r["articles"] >= 20 and set(r["entities_by_language"]) == {"ar", "en", "fr"}
