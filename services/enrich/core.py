@@ -45,7 +45,7 @@ class Enricher:
         entities = to_entities(mentions, self.gaz, new)
         sig, n_shingles, sketch = dedup.fingerprint(raw.body, folded_body)
         scored = self.tagger.scores_folded(folded, folded_title_end, entities)
-        topics = [t for t in scored if t.score >= self.tagger.threshold(t.id)]
+        topics = self.tagger.passing(scored)
         return EnrichedArticle(
             id=raw.id,
             title=raw.title,

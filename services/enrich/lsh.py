@@ -9,6 +9,7 @@ defined (and checked) with the signature length in dedup.py."""
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -26,10 +27,16 @@ def pack_sig(sig: list[int]) -> str:
     return base64.b64encode(np.asarray(sig, dtype=np.uint32).tobytes()).decode("ascii")
 
 
+@lru_cache(maxsize=8192)
+def unpack(packed: str) -> np.ndarray:
+    """A packed signature or sketch as its (read-only) uint32 values, decoded once while hot: the
+    article being linked is compared with every candidate, and window members again and again."""
+    return np.frombuffer(base64.b64decode(packed), dtype=np.uint32)
+
+
 def jaccard(a: str, b: str) -> float:
     """The Jaccard similarity of two articles' shingles, estimated from their packed signatures."""
-    x = np.frombuffer(base64.b64decode(a), dtype=np.uint32)
-    y = np.frombuffer(base64.b64decode(b), dtype=np.uint32)
+    x, y = unpack(a), unpack(b)
     return float(np.count_nonzero(x == y)) / max(1, len(x))
 
 
@@ -37,8 +44,8 @@ def sentence_overlap(a: str, b: str) -> tuple[int, float]:
     """(sentences shared, the larger share of either article's sentences) of two packed sentence
     sketches (dedup.sentence_sketch): a sentence is shared when at least two of its min-hashes
     appear among the other article's, hash by hash."""
-    x = np.frombuffer(base64.b64decode(a), dtype=np.uint32).reshape(-1, SENTENCE_HASHES)
-    y = np.frombuffer(base64.b64decode(b), dtype=np.uint32).reshape(-1, SENTENCE_HASHES)
+    x = unpack(a).reshape(-1, SENTENCE_HASHES)
+    y = unpack(b).reshape(-1, SENTENCE_HASHES)
     if not len(x) or not len(y):
         return 0, 0.0
     in_y = sum(np.isin(x[:, k], y[:, k]).astype(np.int8) for k in range(SENTENCE_HASHES)) >= 2

@@ -50,10 +50,11 @@ class Tagger:
 
     def tag(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
         """The topics whose score reaches their threshold, best first."""
-        return [t for t in self.scores(title, body, entities) if t.score >= self.threshold(t.id)]
+        return self.passing(self.scores(title, body, entities))
 
-    def threshold(self, topic: str) -> float:
-        return self.thresholds.get(topic, math.inf)
+    def passing(self, scored: list[Topic]) -> list[Topic]:
+        """The scored topics that reach their threshold (the article's tags), order kept."""
+        return [t for t in scored if t.score >= self.thresholds.get(t.id, math.inf)]
 
     def scores(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
         """Every topic with any evidence, with its score (below its threshold too), best first."""

@@ -48,6 +48,12 @@ class Pipeline:
         self.es.indices.refresh(index=self.alias)
         return int(self.es.count(index=self.alias)["count"])
 
+    def drop(self, name: str, text: str) -> None:
+        """Write an article into the inbox and wait until ingest has taken it."""
+        (self.settings.ingest.inbox / name).write_text(text, "utf-8")
+        taken = self.settings.ingest.processed / name
+        wait_for(lambda: taken.exists(), 30, f"{name} taken from the inbox")
+
     def replay(self, folder: Path) -> None:
         subprocess.run(
             [sys.executable, "-m", "newspipe", "replay", str(folder)],
@@ -165,15 +171,13 @@ def test_binary_file_is_rejected_with_reason(pipeline: Pipeline) -> None:
 def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
     from newspipe.tools.query import search, stories
 
-    inbox = pipeline.settings.ingest.inbox
-    (inbox / "ar.txt").write_text(
+    pipeline.drop(
+        "ar.txt",
         "الناظوري والحداد يبحثان توحيد المؤسسة العسكرية\n\n"
         "بحث رئيس أركان الجيش الوطني الليبي الفريق عبد الرازق الناظوري مع نظيره محمد الحداد "
         "في طرابلس توحيد المؤسسة العسكرية وخروج المرتزقة، "
         "في إطار عمل اللجنة العسكرية المشتركة 5+5.",
-        "utf-8",
     )
-    wait_for(lambda: (pipeline.settings.ingest.processed / "ar.txt").exists(), 30, "ar.txt")
     # On the local node (standard analyzer only) the folded search field finds the name with and
     # without the Arabic article, and with a hamza/ta-marbuta spelling difference.
     for query in ("الناظوري", "ناظوري", "Nadhouri"):
@@ -187,15 +191,13 @@ def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
 def test_off_track_article_is_flagged_and_filtered(pipeline: Pipeline) -> None:
     from newspipe.tools.query import search, stories
 
-    inbox = pipeline.settings.ingest.inbox
-    (inbox / "football.txt").write_text(
+    pipeline.drop(
+        "football.txt",
         "Libya beat Gabon in World Cup qualifier\n\n"
         "Libya's national football team beat Gabon 2-1 in Benghazi on Sunday in a World Cup "
         "qualifier. The Mediterranean Knights scored twice in the second half before a crowd "
         "of 40,000, and the coach praised his players' fitness.",
-        "utf-8",
     )
-    wait_for(lambda: (pipeline.settings.ingest.processed / "football.txt").exists(), 30, "file")
     hits = wait_for(lambda: search(pipeline.settings, "Gabon qualifier", 5), 30, "the article")
     assert hits[0]["relevance"]["on_track"] is False
     assert search(pipeline.settings, "Gabon qualifier", 5, on_track=False)[0]["id"] == hits[0]["id"]

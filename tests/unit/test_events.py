@@ -10,6 +10,7 @@ import pytest
 from services.enrich.core import Enricher
 from services.enrich.events import event_dates
 from services.enrich.stories import days_apart
+from tests.conftest import raw_article
 
 PUBLISHED = datetime(2022, 1, 9, 8, 0, tzinfo=UTC)
 
@@ -47,30 +48,20 @@ def test_partial_dates_compare_by_month_and_day_across_new_year() -> None:
 
 
 def test_meeting_place_is_after_the_locative_not_the_dateline() -> None:
-    from newspipe.contract import RawArticle, Source, doc_id
-
     body = (
         "TRIPOLI, Nov 3 (LNW) - The Joint Military Commission wrapped up two days of talks in "
         "the desert town of Ghadames on Tuesday.\n\nThe next round will be held later."
     )
-    raw = RawArticle(
-        id=doc_id(body), title=None, body=body, source=Source(path="x"), ingested_at=PUBLISHED
-    )
-    event = Enricher().enrich(raw, PUBLISHED).event
+    event = Enricher().enrich(raw_article(body), PUBLISHED).event
     assert event["places"] == ["ghadames"]
     assert event["dates"] == ["--11-03"]
 
 
 def test_a_facility_is_placed_in_its_city() -> None:
-    from newspipe.contract import RawArticle, Source, doc_id
-
     body = (
         "Clashes broke out at Mitiga airport on Monday between two armed groups.\n\n"
         "Flights were diverted to Misrata."
     )
-    raw = RawArticle(
-        id=doc_id(body), title=None, body=body, source=Source(path="x"), ingested_at=PUBLISHED
-    )
     # Mitiga is `in: tripoli` in the pack: a report "in Tripoli" of the same clashes has no
     # conflicting place with this one.
-    assert Enricher().enrich(raw, PUBLISHED).event["places"] == ["tripoli"]
+    assert Enricher().enrich(raw_article(body), PUBLISHED).event["places"] == ["tripoli"]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newspipe.contract import RawArticle, Source, doc_id
 from services.enrich.core import Enricher
+from tests.conftest import raw_article
 
 T0 = datetime(2023, 8, 16, tzinfo=UTC)
 
@@ -19,10 +19,7 @@ def enricher() -> Enricher:
 
 
 def _verdict(enricher: Enricher, title: str, body: str) -> tuple[bool, list[str]]:
-    raw = RawArticle(
-        id=doc_id(body), title=title, body=body, source=Source(path="x.txt"), ingested_at=T0
-    )
-    rel = enricher.enrich(raw, T0).relevance
+    rel = enricher.enrich(raw_article(body, title), T0).relevance
     assert rel is not None
     return rel.on_track, rel.evidence
 
@@ -64,5 +61,4 @@ def test_a_pack_without_a_relevance_rule_gives_no_verdict(tmp_path: object) -> N
 
     pack = Path(str(tmp_path))
     enricher = Enricher(pack)  # an empty pack: no entities, topics or rule
-    raw = RawArticle(id=doc_id("x"), title=None, body="x", source=Source(path="x"), ingested_at=T0)
-    assert enricher.enrich(raw, T0).relevance is None
+    assert enricher.enrich(raw_article("x"), T0).relevance is None
