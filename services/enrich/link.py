@@ -15,13 +15,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
+
 from newspipe.contract import EnrichedArticle, LinkUpdate, Story
 from services.enrich.knowledge import LinkingWeights, load_linking
 from services.enrich.lsh import (
     BandIndex,
-    jaccard,
+    jaccards,
     sentence_keys,
-    sentence_overlap,
+    sentence_overlaps,
     signature_band_keys,
 )
 from services.enrich.members import CACHE_RECORDS, MemberRecord, MemberStore, member_record
@@ -42,13 +44,30 @@ Field = Literal["duplicate_of", "story"]
 
 
 def near_duplicates(a: MemberRecord, b: MemberRecord) -> bool:
-    j = jaccard(a.sig, b.sig)
-    inter = j * (a.shingles + b.shingles) / (1 + j)  # |A and B| from Jaccard and the two sizes
-    containment = inter / max(1, min(a.shingles, b.shingles))
-    if j >= NEAR_DUP_JACCARD or containment >= NEAR_DUP_CONTAINMENT:
-        return True
-    shared, share = sentence_overlap(a.sentences, b.sentences)
-    return shared >= NEAR_DUP_SENTENCES and share >= NEAR_DUP_SENTENCE_SHARE
+    return near_duplicate_of(a, [b])[0]
+
+
+def near_duplicate_of(a: MemberRecord, others: list[MemberRecord]) -> list[bool]:
+    """Which of `others` are near-duplicates of `a`: much shared wording (Jaccard), a truncated
+    copy (containment), or whole sentences shared. Decided for all of them at once, on arrays."""
+    if not others:
+        return []
+    js = jaccards(a.sig, [b.sig for b in others])
+    sizes = np.array([b.shingles for b in others], dtype=np.float64)
+    inter = js * (a.shingles + sizes) / (1 + js)  # |A and B| from Jaccard and the two sizes
+    containment = inter / np.maximum(1, np.minimum(a.shingles, sizes))
+    by_words = (js >= NEAR_DUP_JACCARD) | (containment >= NEAR_DUP_CONTAINMENT)
+    rest = [i for i in range(len(others)) if not by_words[i]]
+    out = [bool(v) for v in by_words]
+    overlaps = sentence_overlaps(a.sentences, [others[i].sentences for i in rest])
+    for i, (shared, share) in zip(rest, overlaps, strict=True):
+        out[i] = shared >= NEAR_DUP_SENTENCES and share >= NEAR_DUP_SENTENCE_SHARE
+    return out
+
+
+def wording_keys(rec: MemberRecord) -> list[int]:
+    """The band index keys of an article: its signature's LSH bands and its sentences' hashes."""
+    return signature_band_keys(rec.sig) + sentence_keys(rec.sentences)
 
 
 class Linker:
@@ -75,11 +94,10 @@ class Linker:
         for mid, rec in self.members.items():
             self._index(mid, rec)
 
-    def _index(self, mid: str, rec: MemberRecord) -> None:
+    def _index(self, mid: str, rec: MemberRecord, keys: list[int] | None = None) -> None:
         ordinal = len(self.ids) // 32
         self.ids += bytes.fromhex(mid)
-        for band in signature_band_keys(rec.sig) + sentence_keys(rec.sentences):
-            self.bands.add(band, ordinal)
+        self.bands.add_many(keys if keys is not None else wording_keys(rec), ordinal)
         for key in story_keys(rec, self.weights.background):
             self.recent[key].append((rec.day, mid))
         for groups, root in ((self.dup_groups, rec.duplicate_of), (self.stories, rec.story)):
@@ -93,8 +111,10 @@ class Linker:
             return self._again(doc, old), []
         rec = member_record(doc, self.weights)
         self.members.put(doc.id, rec)
-        self._index(doc.id, rec)
-        changed = self._merge_dups(doc.id, rec) | self._merge_story(doc.id, rec)
+        keys = wording_keys(rec)
+        self._index(doc.id, rec, keys)
+        cands = self._candidates(keys)  # wording: the LSH buckets of signature and sentences
+        changed = self._merge_dups(doc.id, rec, cands) | self._merge_story(doc.id, rec, cands)
         changed.discard(doc.id)  # _relabel stored every changed record (a table persists on set)
         updates = [self._update(mid) for mid in sorted(changed)]
         return self.decided(doc), updates
@@ -128,50 +148,60 @@ class Linker:
     def _order(self, mid: str) -> tuple[str, str]:
         return (self.members[mid].first_seen, mid)
 
-    def _candidates(self, rec: MemberRecord) -> set[str]:
-        bands = signature_band_keys(rec.sig) + sentence_keys(rec.sentences)
-        ords = {o for key in bands for o in self.bands.get(key, PER_BUCKET)}
-        return {self.ids[32 * o : 32 * o + 32].hex() for o in ords}
+    def _candidates(self, keys: list[int]) -> set[str]:
+        """The articles filed under any of an article's wording keys (wording_keys)."""
+        bands = keys
+        ids = self.ids
+        return {
+            ids[32 * o : 32 * o + 32].hex() for o in self.bands.get_many(bands, PER_BUCKET).tolist()
+        }
 
-    def _merge_dups(self, mid: str, rec: MemberRecord) -> set[str]:
-        roots = set()
-        for c in self._candidates(rec) - {mid}:
-            other = self.members[c]
-            self.compared += 1
-            if near_duplicates(rec, other):
-                roots.add(other.duplicate_of or c)
+    def _merge_dups(self, mid: str, rec: MemberRecord, cands: set[str]) -> set[str]:
+        ids = sorted(cands - {mid})
+        others = [self.members[c] for c in ids]
+        self.compared += len(others)
+        roots = {
+            other.duplicate_of or c
+            for c, other, dup in zip(ids, others, near_duplicate_of(rec, others), strict=True)
+            if dup
+        }
         return self._relabel(mid, roots, "duplicate_of", self.dup_groups) if roots else set()
 
-    def _merge_story(self, mid: str, rec: MemberRecord) -> set[str]:
+    def _merge_story(self, mid: str, rec: MemberRecord, cands: set[str]) -> set[str]:
         """Join the story of the article's near-duplicates, else the one story whose candidate
         members mostly report the same event and none conflicts with it (time, place, date).
         Stories never merge with each other through a single look-alike: that is how chains of
         weak links glue unrelated events together."""
         dup_root = self.members[mid].duplicate_of or mid
-        group = self.dup_groups.get(dup_root, {dup_root})
-        roots = {self.members[c].story for c in group if c != mid}
+        # The members of a duplicate group share one story (each join and each relabel keeps it
+        # so), so one other member's story is the group's: read the earliest one's.
+        group = self.dup_groups.get(dup_root, {dup_root}) - {mid}
+        other = dup_root if dup_root != mid else min(group, key=self._order, default=None)
+        roots = {self.members[other].story} if other else set()
         if not roots:
-            roots = self._best_story(mid, rec)
+            roots = self._best_story(mid, rec, cands)
         return self._relabel(mid, roots, "story", self.stories) if roots else set()
 
-    def _best_story(self, mid: str, rec: MemberRecord) -> set[str]:
+    def _best_story(self, mid: str, rec: MemberRecord, wording: set[str]) -> set[str]:
         # Candidates: articles sharing one of the heaviest entities, or wording (the LSH buckets).
-        cands = self._candidates(rec)
+        cands = set(wording)
         for key in story_keys(rec, self.weights.background):  # out-of-window: skipped unread
             cands.update(m for d, m in self.recent[key] if within_window(d, rec.day))
         cands.discard(mid)
         # story -> [matches, seen, best affinity of a match, conflicts]
         votes: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
         background = self.weights.background
-        for c in cands:
-            other = self.members[c]
-            self.compared += 1
+        ids = sorted(cands)
+        others = [self.members[c] for c in ids]
+        self.compared += len(others)
+        sims = jaccards(rec.sig, [o.sig for o in others])
+        for other, sim in zip(others, sims.tolist(), strict=True):
             tally = votes[other.story]
             tally[1] += 1
             if conflicting(rec, other, background):
                 tally[3] += 1  # one member from another time or place: not this story
                 continue
-            aff = event_affinity(rec, other, background)
+            aff = event_affinity(rec, other, background, sim)
             if aff is not None:
                 tally[0] += 1
                 tally[2] = max(tally[2], aff)

@@ -36,22 +36,61 @@ def unpack(packed: str) -> np.ndarray:
 
 def jaccard(a: str, b: str) -> float:
     """The Jaccard similarity of two articles' shingles, estimated from their packed signatures."""
-    x, y = unpack(a), unpack(b)
-    return float(np.count_nonzero(x == y)) / max(1, len(x))
+    return float(jaccards(a, [b])[0])
+
+
+def jaccards(a: str, others: list[str]) -> np.ndarray:
+    """jaccard(a, b) for every b of `others` at once (one comparison of arrays)."""
+    x = unpack(a)
+    if not others:
+        return np.zeros(0)
+    ys = np.stack([unpack(b) for b in others])
+    return np.count_nonzero(ys == x, axis=1) / max(1, len(x))
 
 
 def sentence_overlap(a: str, b: str) -> tuple[int, float]:
     """(sentences shared, the larger share of either article's sentences) of two packed sentence
     sketches (dedup.sentence_sketch): a sentence is shared when at least two of its min-hashes
     appear among the other article's, hash by hash."""
+    return sentence_overlaps(a, [b])[0]
+
+
+def sentence_overlaps(a: str, others: list[str]) -> list[tuple[int, float]]:
+    """sentence_overlap(a, b) for every b of `others`, in one pass over arrays: for each hash
+    function, every sentence hash of the others is looked up among the article's (sorted), and
+    the matches mark, per other article, which of its sentences and which of the article's
+    sentences agree on that hash."""
     x = unpack(a).reshape(-1, SENTENCE_HASHES)
-    y = unpack(b).reshape(-1, SENTENCE_HASHES)
-    if not len(x) or not len(y):
-        return 0, 0.0
-    in_y = sum(np.isin(x[:, k], y[:, k]).astype(np.int8) for k in range(SENTENCE_HASHES)) >= 2
-    in_x = sum(np.isin(y[:, k], x[:, k]).astype(np.int8) for k in range(SENTENCE_HASHES)) >= 2
-    nx, ny = int(np.count_nonzero(in_y)), int(np.count_nonzero(in_x))
-    return max(nx, ny), max(nx / len(x), ny / len(y))
+    flat = [unpack(b) for b in others]
+    sizes = np.array([len(f) for f in flat], dtype=np.int64) // SENTENCE_HASHES
+    if not len(x) or not sizes.sum():
+        return [(0, 0.0)] * len(others)
+    y = np.concatenate(flat).reshape(-1, SENTENCE_HASHES)
+    owner = np.repeat(np.arange(len(flat)), sizes)
+    # Hash k's values tagged with k (k in the high bits): all four looked up in one search.
+    tag = np.arange(SENTENCE_HASHES, dtype=np.uint64) << np.uint64(32)
+    xs = (x.astype(np.uint64) | tag).ravel()
+    order = np.argsort(xs, kind="stable")
+    col = xs[order]
+    ys = (y.astype(np.uint64) | tag).ravel()
+    lo = np.searchsorted(col, ys, side="left")
+    n = np.searchsorted(col, ys, side="right") - lo
+    y_hit = (n > 0).reshape(y.shape)  # other sentence j agrees with some x on hash k
+    x_hit = np.zeros((len(flat), len(x), SENTENCE_HASHES), dtype=np.int8)  # per other article
+    hits = np.flatnonzero(n)
+    if len(hits):
+        counts = n[hits]
+        first = np.repeat(lo[hits] - np.cumsum(counts) + counts, counts)
+        x_flat = order[first + np.arange(counts.sum())]  # x row * SENTENCE_HASHES + k
+        x_hit[
+            np.repeat(owner[hits // SENTENCE_HASHES], counts),
+            x_flat // SENTENCE_HASHES,
+            x_flat % SENTENCE_HASHES,
+        ] = 1
+    ny = np.bincount(owner, weights=y_hit.sum(axis=1) >= 2, minlength=len(flat))
+    nx = np.count_nonzero(x_hit.sum(axis=2) >= 2, axis=1)
+    share = np.maximum(nx / len(x), np.divide(ny, sizes, out=np.zeros(len(flat)), where=sizes > 0))
+    return list(zip(np.maximum(nx, ny).astype(int).tolist(), share.tolist(), strict=True))
 
 
 def sentence_keys(packed: str) -> list[int]:
@@ -83,8 +122,17 @@ class BandIndex:
         self.buffered = 0
 
     def add(self, key: int, ordinal: int) -> None:
-        self.buffer.setdefault(key, []).append(ordinal)
-        self.buffered += 1
+        self.add_many([key], ordinal)
+
+    def add_many(self, keys: list[int], ordinal: int) -> None:
+        """File `ordinal` under each of `keys`."""
+        buffer = self.buffer
+        for key in keys:
+            if key in buffer:
+                buffer[key].append(ordinal)
+            else:
+                buffer[key] = [ordinal]
+        self.buffered += len(keys)
         if self.buffered >= MERGE_AT:
             self.merge()
 
@@ -100,6 +148,21 @@ class BandIndex:
             lo = max(lo, hi - (newest - len(out)))
         # A stable sort keeps each key's ordinals in insertion order, and the buffer is newer.
         return [int(v) for v in self.vals[lo:hi]] + out if hi > lo else list(out)
+
+    def get_many(self, keys: list[int], newest: int) -> np.ndarray:
+        """The distinct ordinals filed under any of `keys`, the `newest` ones of each key (as
+        get(key, newest) for each key, the sorted part searched once for all keys)."""
+        buffered = [self.buffer.get(k, []) for k in keys]
+        wanted = np.array([max(0, newest - len(b)) for b in buffered], dtype=np.int64)
+        ks = np.array(keys, dtype=np.uint64)
+        hi = np.searchsorted(self.keys, ks, side="right")
+        lo = np.maximum(np.searchsorted(self.keys, ks, side="left"), hi - wanted)
+        counts = np.maximum(hi - lo, 0)
+        total = int(counts.sum())
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        stored = self.vals[starts + np.arange(total)] if total else self.vals[:0]
+        recent = [v for b in buffered for v in b[-newest:]]
+        return np.unique(np.concatenate([stored, np.array(recent, dtype=np.uint32)]))
 
     def merge(self) -> None:
         if not self.buffer:

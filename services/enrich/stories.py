@@ -29,12 +29,14 @@ def affinity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / top if top else 0.0
 
 
-def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str]) -> float | None:
+def event_affinity(
+    a: MemberRecord, b: MemberRecord, background: frozenset[str], wording: float | None = None
+) -> float | None:
     """The profile affinity of two articles that report the same real-world event, None if they
     do not. Same event: no conflicting time, place or date, and two shared actors (`background`
     entities left out), or a shared lead actor at the same place, or close entity profiles, or
-    much shared wording, or the same event date and two shared entities, or the same kind of
-    event with enough shared entities."""
+    much shared wording (`wording`: their signatures' Jaccard, when already known), or the same
+    event date and two shared entities, or the same kind of event with enough shared entities."""
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
@@ -45,7 +47,7 @@ def event_affinity(a: MemberRecord, b: MemberRecord, background: frozenset[str])
     lead = set(a.lead_actors) & set(b.lead_actors)
     if shared >= 2 or (lead and pa & pb) or aff >= STORY_AFFINITY:
         return aff
-    if jaccard(a.sig, b.sig) >= STORY_JACCARD:
+    if (jaccard(a.sig, b.sig) if wording is None else wording) >= STORY_JACCARD:
         return aff
     common = (a.profile.keys() & b.profile.keys()) - background
     if a.dates and b.dates and len(common) >= 2:
