@@ -45,7 +45,8 @@ def jaccards(a: str, others: list[str]) -> np.ndarray:
     if not others:
         return np.zeros(0)
     ys = np.stack([unpack(b) for b in others])
-    return np.count_nonzero(ys == x, axis=1) / max(1, len(x))
+    same: np.ndarray = np.count_nonzero(ys == x, axis=1)
+    return same / max(1, len(x))
 
 
 def sentence_overlap(a: str, b: str) -> tuple[int, float]:
