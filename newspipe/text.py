@@ -85,6 +85,8 @@ def normalise_body(body: str) -> str:
 TOKEN = re.compile(r"\d+\s?\+\s?\d+|(?:[^\W_]|[\u064b-\u065f\u0670\u0640\u0300-\u036f])+")
 # The Arabic article with a clitic before it (wa-, bi-, fa-, ka-, li-): stripped for search.
 _AR_CLITIC_ARTICLE = ("وال", "بال", "فال", "كال", "لل", "ال")
+# ... at the start of a token (tokens are joined by single spaces), two characters left after it.
+_AR_CLITIC_AT_START = re.compile(r"(?:(?<= )|^)(?:" + "|".join(_AR_CLITIC_ARTICLE) + r")(?=\S\S)")
 
 
 def is_arabic(token: str) -> bool:
@@ -100,12 +102,4 @@ def search_text(text: str) -> str:
 
 def search_text_folded(folded: str) -> str:
     """search_text() of a text already folded (fold())."""
-    out = []
-    for tok in TOKEN.findall(folded):
-        if is_arabic(tok):
-            for prefix in _AR_CLITIC_ARTICLE:
-                if tok.startswith(prefix) and len(tok) - len(prefix) >= 2:
-                    tok = tok[len(prefix) :]
-                    break
-        out.append(tok)
-    return " ".join(out)
+    return _AR_CLITIC_AT_START.sub("", " ".join(TOKEN.findall(folded)))

@@ -17,6 +17,7 @@ other pair shares more than 1 sentence or a quarter of either.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 
 import numpy as np
@@ -70,12 +71,16 @@ def shingles(body: str, split: list[list[str]] | None = None) -> list[bytes]:
     words = [w for sentence in (split if split is not None else sentences(body)) for w in sentence]
     if len(words) < SHINGLE_WORDS:
         return [" ".join(words).encode()] if words else []
-    return list(
-        dict.fromkeys(
-            " ".join(words[i : i + SHINGLE_WORDS]).encode()
-            for i in range(len(words) - SHINGLE_WORDS + 1)
-        )
-    )
+    return list(dict.fromkeys(grams(words, SHINGLE_WORDS)))
+
+
+def grams(words: list[str], n: int) -> list[bytes]:
+    """Every run of `n` words, joined by a space, UTF-8: cut from one joined text (cheaper than
+    joining each run)."""
+    joined = " ".join(words)
+    ends = list(itertools.accumulate(len(w) + 1 for w in words))  # end of word i, plus one
+    starts = [0, *ends[:-1]]
+    return [joined[starts[i] : ends[i + n - 1] - 1].encode() for i in range(len(words) - n + 1)]
 
 
 def sentence_sketch(body: str, split: list[list[str]] | None = None) -> list[int]:
@@ -90,15 +95,12 @@ def sentence_sketch(body: str, split: list[list[str]] | None = None) -> list[int
     ][:SENTENCES_KEPT]
     if not kept:
         return []
-    grams: list[bytes] = []
+    cut: list[bytes] = []
     starts = []
     for words in kept:
-        starts.append(len(grams))
-        grams.extend(
-            " ".join(words[i : i + SENTENCE_GRAM]).encode()
-            for i in range(len(words) - SENTENCE_GRAM + 1)
-        )
-    hashed = np.fromiter(map(xxhash.xxh64_intdigest, grams), np.uint64, len(grams))
+        starts.append(len(cut))
+        cut.extend(grams(words, SENTENCE_GRAM))
+    hashed = np.fromiter(map(xxhash.xxh64_intdigest, cut), np.uint64, len(cut))
     mixed = ((hashed[None, :] ^ _MASKS[:, None]) * _ODD[:, None]) >> np.uint64(32)
     minima = np.minimum.reduceat(mixed, starts, axis=1)  # SENTENCE_HASHES x sentences
     return [int(v) for v in minima.T.astype(np.uint32).ravel()]

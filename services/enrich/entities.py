@@ -5,6 +5,7 @@ stated default (recorded as such), else reported as ambiguous. Names outside the
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import NamedTuple
 
 from newspipe.contract import Entity
@@ -35,26 +36,22 @@ class Mention(NamedTuple):
 
 
 def tokenize(text: str) -> list[Token]:
-    out = []
-    for m in TOKEN.finditer(text):
-        s = m.group()
-        start = m.start()
-        if s == "s" and start > 0 and text[start - 1] in "'’":
-            continue  # possessive: Haftar's
-        first = s[0]
-        out.append(Token(s, start, m.end(), first.isupper() or "\u0600" <= first <= "\u06ff"))
-    return out
+    out = [Token(m.group(), m.start(), m.end(), _upper(m.group())) for m in TOKEN.finditer(text)]
+    # A possessive "s" (Haftar's) is not a word.
+    return [t for t in out if t.text != "s" or not t.start or text[t.start - 1] not in "'’"]
+
+
+@lru_cache(maxsize=200_000)
+def _upper(token: str) -> bool:
+    """Capitalised Latin word, or any Arabic word (Arabic has no case)."""
+    first = token[0]
+    return first.isupper() or "\u0600" <= first <= "\u06ff"
 
 
 def _slots(tokens: list[Token]) -> tuple[list[str], list[int]]:
     """Flatten token keys (an abd-name gives two), remembering each key's token index."""
-    keys: list[str] = []
-    owner: list[int] = []
-    for i, tok in enumerate(tokens):
-        for k in token_keys(tok.text):
-            keys.append(k)
-            owner.append(i)
-    return keys, owner
+    pairs = [(k, i) for i, tok in enumerate(tokens) for k in token_keys(tok.text)]
+    return [k for k, _ in pairs], [i for _, i in pairs]
 
 
 def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token], set[int]]:
@@ -64,8 +61,22 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token]
     mentions: list[Mention] = []
     covered: set[int] = set()
     surnames: list[tuple[str, int]] = []  # (surname key, token)
+    lengths, acronyms = gaz.lengths, gaz.acronyms
     i = 0
     while i < len(keys):
+        tok = tokens[owner[i]]
+        key = keys[i]
+        if tok.text not in acronyms and key not in lengths:
+            # The common case: a word that starts no name (nor does it without a clitic).
+            if not tok.upper:
+                i += 1
+                continue
+            if _variant(key) not in lengths:
+                surname = _surname_key(key, gaz)
+                if surname is not None and _strict_ok(tok.text, surname, gaz):
+                    surnames.append((surname, owner[i]))
+                i += 1
+                continue
         hit = _match_at(keys, owner, tokens, i, gaz)
         if hit:
             n, ent_id, how = hit
@@ -77,15 +88,25 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token]
             covered.update(range(first, last + 1))
             i += n
             continue
-        tok = tokens[owner[i]]
         if tok.upper:
-            key = keys[i] if keys[i] in gaz.short else arabic_variant(keys[i])
-            if key in gaz.short and _strict_ok(tok.text, key, gaz):
-                surnames.append((key, owner[i]))
+            surname = _surname_key(key, gaz)
+            if surname is not None and _strict_ok(tok.text, surname, gaz):
+                surnames.append((surname, owner[i]))
         i += 1
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
+
+
+def _surname_key(key: str, gaz: Gazetteer) -> str | None:
+    """The key under which a capitalised token is a known surname (itself, or without a clitic)."""
+    if key in gaz.short:
+        return key
+    variant = _variant(key)
+    return variant if variant in gaz.short else None
+
+
+_variant = lru_cache(maxsize=200_000)(arabic_variant)
 
 
 def _match_at(
@@ -97,7 +118,7 @@ def _match_at(
     if keys[i] not in gaz.lengths and not tok.upper:
         return None  # the common case: a lower-case word that starts no name
     first_keys = [keys[i]]
-    variant = arabic_variant(keys[i])
+    variant = _variant(keys[i])
     if variant:
         first_keys.append(variant)
     for first in first_keys:
