@@ -95,7 +95,12 @@ class EnrichSettings(BaseModel):
 class IndexSettings(BaseModel):
     group: str = Field("newspipe-index", description="indexer consumer group")
     batch_size: int = Field(500, description="max documents per bulk request")
-    batch_wait: float = Field(0.5, description="max seconds to wait filling a batch")
+    batch_wait: float = Field(0.5, description="max seconds to wait for a first document")
+    batch_linger: float = Field(
+        0.25,
+        description="once a document arrived, max seconds to go on filling its batch while more "
+        "keep coming (a backlog is written 500 at a time, a lone file at once)",
+    )
     max_retries: int = Field(8, description="retries of transient errors before crashing")
 
 

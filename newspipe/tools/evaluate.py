@@ -20,10 +20,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from newspipe.contract import TOPIC_IDS, EnrichedArticle
 from services.enrich.core import Enricher
+from services.enrich.knowledge import read_yaml
 from services.enrich.names import name_key
 
 TYPES = ("PERSON", "ORG", "LOC")
@@ -98,7 +97,7 @@ def evaluate(
     from newspipe.tools.offline import enrich_files
 
     root = root or Path.cwd()
-    items = yaml.safe_load(labels_file.read_text("utf-8"))["articles"]
+    items = read_yaml(labels_file.read_text("utf-8"))["articles"]
     enricher = Enricher()
     files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
     found, ids = enrich_files(files, enricher, undated=undated)

@@ -8,10 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from newspipe.contract import Entity, Relevance, Topic
 from newspipe.text import fold
+from services.enrich.knowledge import read_yaml
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class RelevanceRule:
 
     @classmethod
     def load(cls, path: Path) -> RelevanceRule:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = read_yaml(path.read_text("utf-8"))
         words = [fold(str(w)) for w in data["country_words"]]
         alts = "|".join(
             re.escape(w.rstrip("*")) + (r"\w*" if w.endswith("*") else "") for w in words

@@ -34,6 +34,7 @@ from newspipe.obs import Dependency
 from services.index.core import classify, describe_error, to_action
 
 log = logging.getLogger("newspipe.index")
+LINGER_POLL_MS = 50  # a poll this long that brings nothing ends the batch
 
 
 @dataclass
@@ -121,10 +122,27 @@ class Sink:
                     timeout_ms=int(self.cfg.batch_wait * 1000), max_records=self.cfg.batch_size
                 )
                 if records:
-                    self.process(records)
+                    self.process(self._fill(records))
         finally:
             self.consumer.close(autocommit=False)
             self.producer.close()
+
+    def _fill(self, records: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
+        """Go on polling while documents keep coming, up to a whole batch or `batch_linger`
+        seconds: a poll returns what has arrived, a few documents at a time while the enrich
+        stage streams, and every bulk request costs Elasticsearch a fixed share of its CPU."""
+        n = sum(len(msgs) for msgs in records.values())
+        deadline = time.monotonic() + self.cfg.batch_linger
+        while n < self.cfg.batch_size and time.monotonic() < deadline:
+            more = self.consumer.poll(
+                timeout_ms=LINGER_POLL_MS, max_records=self.cfg.batch_size - n
+            )
+            if not more:
+                break  # nothing more in flight: write now (a lone file is not held back)
+            for tp, msgs in more.items():
+                records.setdefault(tp, []).extend(msgs)  # in offset order per partition
+                n += len(msgs)
+        return records
 
     def process(self, records: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
