@@ -42,10 +42,10 @@ test: check
 
 bench: install
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) bench/enrich_throughput.py
-	$(PY) bench/dedup_scale.py
 	$(PY) -m newspipe stack up  # idempotent; left running, as `make run` leaves it
-	$(PY) bench/pipeline_throughput.py
+	$(PY) bench/run.py             # ceilings, in-process, replay (1 and 2 workers), latency, RSS, CPU
+	$(PY) bench/enrich_throughput.py  # enrichment against the spaCy baseline, same texts
+	$(PY) bench/dedup_scale.py     # the link stage's cost and memory per article up to 100k
 
 clean:
 	rm -rf $(VENV) inbox processed rejected

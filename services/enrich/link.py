@@ -114,7 +114,8 @@ class Linker:
         keys = wording_keys(rec)
         self._index(doc.id, rec, keys)
         cands = self._candidates(keys)  # wording: the LSH buckets of signature and sentences
-        changed = self._merge_dups(doc.id, rec, cands) | self._merge_story(doc.id, rec, cands)
+        changed, dup_roots = self._merge_dups(doc.id, rec, cands)
+        changed |= self._merge_story(doc.id, rec, cands, dup_roots)
         changed.discard(doc.id)  # _relabel stored every changed record (a table persists on set)
         updates = [self._update(mid) for mid in sorted(changed)]
         return self.decided(doc), updates
@@ -156,7 +157,11 @@ class Linker:
             ids[32 * o : 32 * o + 32].hex() for o in self.bands.get_many(bands, PER_BUCKET).tolist()
         }
 
-    def _merge_dups(self, mid: str, rec: MemberRecord, cands: set[str]) -> set[str]:
+    def _merge_dups(
+        self, mid: str, rec: MemberRecord, cands: set[str]
+    ) -> tuple[set[str], set[str]]:
+        """Join the near-duplicate groups the article copies; (members changed, the roots those
+        groups had before they merged)."""
         ids = sorted(cands - {mid})
         others = [self.members[c] for c in ids]
         self.compared += len(others)
@@ -165,19 +170,21 @@ class Linker:
             for c, other, dup in zip(ids, others, near_duplicate_of(rec, others), strict=True)
             if dup
         }
-        return self._relabel(mid, roots, "duplicate_of", self.dup_groups) if roots else set()
+        changed = self._relabel(mid, roots, "duplicate_of", self.dup_groups) if roots else set()
+        return changed, roots
 
-    def _merge_story(self, mid: str, rec: MemberRecord, cands: set[str]) -> set[str]:
-        """Join the story of the article's near-duplicates, else the one story whose candidate
-        members mostly report the same event and none conflicts with it (time, place, date).
-        Stories never merge with each other through a single look-alike: that is how chains of
-        weak links glue unrelated events together."""
-        dup_root = self.members[mid].duplicate_of or mid
-        # The members of a duplicate group share one story (each join and each relabel keeps it
-        # so), so one other member's story is the group's: read the earliest one's.
-        group = self.dup_groups.get(dup_root, {dup_root}) - {mid}
-        other = dup_root if dup_root != mid else min(group, key=self._order, default=None)
-        roots = {self.members[other].story} if other else set()
+    def _merge_story(
+        self, mid: str, rec: MemberRecord, cands: set[str], dup_roots: set[str]
+    ) -> set[str]:
+        """Join the stories of the article's near-duplicates (all of them: an article that copies
+        two groups merges their stories), else the one story whose candidate members mostly
+        report the same event and none conflicts with it (time, place, date). Stories never merge
+        with each other through a single look-alike: that is how chains of weak links glue
+        unrelated events together.
+
+        The members of a duplicate group always share one story (every join and every relabel
+        keeps it so), so each group's story is read from its root, not from every member."""
+        roots = {self.members[r].story for r in dup_roots}
         if not roots:
             roots = self._best_story(mid, rec, cands)
         return self._relabel(mid, roots, "story", self.stories) if roots else set()

@@ -100,6 +100,29 @@ def test_earlier_arrival_later_emits_corrections(enricher: Enricher) -> None:
     assert updates[0].version == store[late.id]["v"] > 0  # grows with each changed decision
 
 
+def test_an_article_that_copies_two_groups_merges_their_stories(enricher: Enricher) -> None:
+    """Two unrelated seeds, each with a copy (two groups, two stories), then a digest carrying
+    both texts: it is a copy of each, so the groups become one and so do their stories, every
+    member relabelled, including the copies that were never compared with the digest."""
+    a, b = (
+        (SEEDS / n).read_text("utf-8")
+        for n in ("000_bcd341568d676ff1.txt", "003_01b30ef46d6ec3fe.txt")
+    )
+    store: dict[str, dict[str, Any]] = {}
+    linker = Linker(store)
+    docs = [
+        _doc(enricher, t, i)
+        for i, t in enumerate([a, _variants(a)["footer"], b, _variants(b)["footer"]])
+    ]
+    for d in docs:
+        linker.observe(d)
+    assert store[docs[0].id]["story"] != store[docs[2].id]["story"]  # unrelated until the digest
+    digest = _doc(enricher, a + "\n\n" + b, 10)
+    linker.observe(digest)
+    assert {store[d.id]["story"] for d in [*docs, digest]} == {docs[0].id}
+    assert {store[d.id]["dup"] for d in [*docs[1:], digest]} == {docs[0].id}
+
+
 def test_state_survives_a_restart(enricher: Enricher) -> None:
     body = (SEEDS / "002_c10a15e947a66a7f.txt").read_text("utf-8")
     v = _variants(body)
@@ -315,3 +338,36 @@ def test_the_same_kind_of_event_written_about_in_another_year_is_another_story()
     linker = Linker({})
     linker.observe(first)
     assert linker.observe(report(3, vote + own, "2022"))[0].story.id == first.id
+
+
+def _overlap_pairwise(a: str, b: str) -> tuple[int, float]:
+    """The sentence-overlap rule written pair by pair, as first defined (numpy.isin per hash)."""
+    import numpy as np
+
+    from services.enrich.dedup import SENTENCE_HASHES
+    from services.enrich.lsh import unpack
+
+    x, y = (unpack(s).reshape(-1, SENTENCE_HASHES) for s in (a, b))
+    if not len(x) or not len(y):
+        return 0, 0.0
+    in_y = sum(np.isin(x[:, k], y[:, k]).astype(int) for k in range(SENTENCE_HASHES)) >= 2
+    in_x = sum(np.isin(y[:, k], x[:, k]).astype(int) for k in range(SENTENCE_HASHES)) >= 2
+    nx, ny = int(np.count_nonzero(in_y)), int(np.count_nonzero(in_x))
+    return max(nx, ny), max(nx / len(x), ny / len(y))
+
+
+def test_sentence_overlaps_of_many_equal_the_pairwise_rule(enricher: Enricher) -> None:
+    """The batched comparison (one sorted search for all candidates) decides as the pairwise
+    rule does, on real articles, their edited copies and an empty sketch."""
+    from services.enrich.lsh import pack_sig, sentence_overlaps
+
+    texts = [p.read_text("utf-8") for p in sorted(SEEDS.iterdir())]
+    texts += [v for t in texts[:3] for v in _variants(t).values()] + [_reedited(texts[0])]
+    sketches = [pack_sig(_doc(enricher, t, i).dedup.sentences) for i, t in enumerate(texts)]
+    sketches.append(pack_sig([]))
+    shared = 0
+    for a in sketches:
+        got = sentence_overlaps(a, sketches)
+        assert got == [_overlap_pairwise(a, b) for b in sketches]
+        shared += sum(n >= 2 for (n, _), b in zip(got, sketches, strict=True) if b != a)
+    assert shared >= 10  # copies among them: the rule had pairs to find, not only zeros
