@@ -151,10 +151,9 @@ class Linker:
 
     def _candidates(self, keys: list[int]) -> set[str]:
         """The articles filed under any of an article's wording keys (wording_keys)."""
-        bands = keys
         ids = self.ids
         return {
-            ids[32 * o : 32 * o + 32].hex() for o in self.bands.get_many(bands, PER_BUCKET).tolist()
+            ids[32 * o : 32 * o + 32].hex() for o in self.bands.get_many(keys, PER_BUCKET).tolist()
         }
 
     def _merge_dups(

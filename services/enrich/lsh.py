@@ -57,10 +57,10 @@ def sentence_overlap(a: str, b: str) -> tuple[int, float]:
 
 
 def sentence_overlaps(a: str, others: list[str]) -> list[tuple[int, float]]:
-    """sentence_overlap(a, b) for every b of `others`, in one pass over arrays: for each hash
-    function, every sentence hash of the others is looked up among the article's (sorted), and
-    the matches mark, per other article, which of its sentences and which of the article's
-    sentences agree on that hash."""
+    """sentence_overlap(a, b) for every b of `others`, in one pass over arrays: every sentence
+    hash of the others is looked up among the article's (sorted, each tagged with its hash
+    function), and the matches mark, per other article, which of its sentences and which of the
+    article's sentences agree on that hash function."""
     x = unpack(a).reshape(-1, SENTENCE_HASHES)
     flat = [unpack(b) for b in others]
     sizes = np.array([len(f) for f in flat], dtype=np.int64) // SENTENCE_HASHES

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,28 @@ def es_transient(exc: BaseException) -> bool:
     return isinstance(exc, ESConnectionError | TransportError)
 
 
+def fill_batch(
+    poll: Callable[[int], dict[TopicPartition, list[Any]]],
+    records: dict[TopicPartition, list[Any]],
+    size: int,
+    linger: float,
+) -> dict[TopicPartition, list[Any]]:
+    """Go on polling (`poll(at most n)`) while documents keep coming, up to `size` records or
+    `linger` seconds: a poll returns what has arrived, a few documents at a time while the enrich
+    stage streams, and every bulk request costs Elasticsearch a fixed share of its CPU. A poll
+    that brings nothing ends the batch: a lone file is written at once."""
+    n = sum(len(msgs) for msgs in records.values())
+    deadline = time.monotonic() + linger
+    while n < size and time.monotonic() < deadline:
+        more = poll(size - n)
+        if not more:
+            break
+        for tp, msgs in more.items():
+            records.setdefault(tp, []).extend(msgs)  # in offset order per partition
+            n += len(msgs)
+    return records
+
+
 class Sink:
     def __init__(
         self,
@@ -128,21 +151,12 @@ class Sink:
             self.producer.close()
 
     def _fill(self, records: dict[TopicPartition, list[Any]]) -> dict[TopicPartition, list[Any]]:
-        """Go on polling while documents keep coming, up to a whole batch or `batch_linger`
-        seconds: a poll returns what has arrived, a few documents at a time while the enrich
-        stage streams, and every bulk request costs Elasticsearch a fixed share of its CPU."""
-        n = sum(len(msgs) for msgs in records.values())
-        deadline = time.monotonic() + self.cfg.batch_linger
-        while n < self.cfg.batch_size and time.monotonic() < deadline:
-            more = self.consumer.poll(
-                timeout_ms=LINGER_POLL_MS, max_records=self.cfg.batch_size - n
-            )
-            if not more:
-                break  # nothing more in flight: write now (a lone file is not held back)
-            for tp, msgs in more.items():
-                records.setdefault(tp, []).extend(msgs)  # in offset order per partition
-                n += len(msgs)
-        return records
+        return fill_batch(
+            lambda n: self.consumer.poll(timeout_ms=LINGER_POLL_MS, max_records=n),
+            records,
+            self.cfg.batch_size,
+            self.cfg.batch_linger,
+        )
 
     def process(self, records: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()

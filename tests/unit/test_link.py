@@ -201,6 +201,21 @@ def test_band_index_returns_the_newest_ordinals_across_merges() -> None:
     assert index.get(9) == []
 
 
+def test_band_index_get_many_is_the_union_of_the_newest_per_key() -> None:
+    from services.enrich import lsh
+
+    rng = random.Random(3)
+    index = lsh.BandIndex()
+    for ordinal in range(400):
+        index.add_many(rng.sample(range(12), 3), ordinal)
+        if ordinal in (150, 300):
+            index.merge()  # ordinals in the sorted arrays and in the buffer, for the same keys
+    for keys in ([0], [1, 2, 3], list(range(14)), []):
+        for newest in (1, 5, 40, 1000):
+            expected = sorted({o for k in keys for o in index.get(k, newest)})
+            assert index.get_many(keys, newest).tolist() == expected
+
+
 def test_an_undated_article_is_not_placed_at_its_ingestion_time() -> None:
     """A replayed archive is ingested years after its events: an article without a publication
     date must still meet a dated report of the same event."""
