@@ -83,6 +83,16 @@ def normalise_body(body: str) -> str:
 # One token: "5+5" (the commission's name), a run of letters/digits, or an Arabic word.
 # Combining marks (Arabic harakat, Latin accents in NFD text) stay inside their word.
 TOKEN = re.compile(r"\d+\s?\+\s?\d+|(?:[^\W_]|[\u064b-\u065f\u0670\u0640\u0300-\u036f])+")
+# The same tokens in a text without "_": \w is [^\W_] plus the underscore, so one character class
+# replaces the alternation (twice as fast; most texts have no underscore).
+_TOKEN_NO_UNDERSCORE = re.compile(r"\d+\s?\+\s?\d+|[\w\u064b-\u065f\u0670\u0640\u0300-\u036f]+")
+
+
+def token_pattern(text: str) -> re.Pattern[str]:
+    """TOKEN, or its faster equal for a text without an underscore."""
+    return TOKEN if "_" in text else _TOKEN_NO_UNDERSCORE
+
+
 # The Arabic article with a clitic before it (wa-, bi-, fa-, ka-, li-): stripped for search.
 _AR_CLITIC_ARTICLE = ("وال", "بال", "فال", "كال", "لل", "ال")
 # ... at the start of a token (tokens are joined by single spaces), two characters left after it.
@@ -102,4 +112,4 @@ def search_text(text: str) -> str:
 
 def search_text_folded(folded: str) -> str:
     """search_text() of a text already folded (fold())."""
-    return _AR_CLITIC_AT_START.sub("", " ".join(TOKEN.findall(folded)))
+    return _AR_CLITIC_AT_START.sub("", " ".join(token_pattern(folded).findall(folded)))

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from newspipe.contract import Entity
-from newspipe.text import TOKEN, fold, is_arabic
+from newspipe.text import fold, is_arabic, token_pattern
 from services.enrich.knowledge import Gazetteer
 from services.enrich.names import arabic_variant, strict_key, token_keys
 
@@ -36,7 +36,10 @@ class Mention(NamedTuple):
 
 
 def tokenize(text: str) -> list[Token]:
-    out = [Token(m.group(), m.start(), m.end(), _upper(m.group())) for m in TOKEN.finditer(text)]
+    out = [
+        Token(m.group(), m.start(), m.end(), _upper(m.group()))
+        for m in token_pattern(text).finditer(text)
+    ]
     # A possessive "s" (Haftar's) is not a word.
     return [t for t in out if t.text != "s" or not t.start or text[t.start - 1] not in "'’"]
 
