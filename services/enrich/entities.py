@@ -69,18 +69,13 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token]
     while i < len(keys):
         tok = tokens[owner[i]]
         key = keys[i]
-        if tok.text not in acronyms and key not in lengths:
-            # The common case: a word that starts no name (nor does it without a clitic).
-            if not tok.upper:
-                i += 1
-                continue
-            if _variant(key) not in lengths:
-                surname = _surname_key(key, gaz)
-                if surname is not None and _strict_ok(tok.text, surname, gaz):
-                    surnames.append((surname, owner[i]))
-                i += 1
-                continue
-        hit = _match_at(keys, owner, tokens, i, gaz)
+        if not tok.upper and key not in lengths and tok.text not in acronyms:
+            i += 1  # the common case: a lower-case word that starts no name
+            continue
+        # A name can start here only if the word is an acronym or its key (or the key without a
+        # clitic) starts an alias; most capitalised words and Arabic words start none.
+        starts = tok.text in acronyms or key in lengths or _variant(key) in lengths
+        hit = _match_at(keys, owner, tokens, i, gaz) if starts else None
         if hit:
             n, ent_id, how = hit
             first, last = owner[i], owner[i + n - 1]

@@ -91,7 +91,7 @@ def event_features(
     return {
         "actors": principal_people(mentions, entities, actors_end),
         "lead_actors": principal_people(mentions, entities, lead_end, repeated=False),
-        "places": event_places(text, lead_end, mentions, kinds, within or {}),
+        "places": event_places(text, lead_end, mentions, kinds, within),
         "dates": event_dates(text[:lead_end], published),
         "years": latest_year(text),  # "years": a list, like the other evidence
     }

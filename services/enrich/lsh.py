@@ -49,18 +49,13 @@ def jaccards(a: str, others: list[str]) -> np.ndarray:
     return same / max(1, len(x))
 
 
-def sentence_overlap(a: str, b: str) -> tuple[int, float]:
-    """(sentences shared, the larger share of either article's sentences) of two packed sentence
-    sketches (dedup.sentence_sketch): a sentence is shared when at least two of its min-hashes
-    appear among the other article's, hash by hash."""
-    return sentence_overlaps(a, [b])[0]
-
-
 def sentence_overlaps(a: str, others: list[str]) -> list[tuple[int, float]]:
-    """sentence_overlap(a, b) for every b of `others`, in one pass over arrays: every sentence
-    hash of the others is looked up among the article's (sorted, each tagged with its hash
-    function), and the matches mark, per other article, which of its sentences and which of the
-    article's sentences agree on that hash function."""
+    """(sentences shared, the larger share of either article's sentences) of the packed sentence
+    sketch `a` (dedup.sentence_sketch) with each of `others`: a sentence is shared when at least
+    two of its min-hashes appear among the other article's, hash by hash. In one pass over
+    arrays: every sentence hash of the others is looked up among the article's (sorted, each
+    tagged with its hash function), and the matches mark, per other article, which of its
+    sentences and which of the article's sentences agree on that hash function."""
     x = unpack(a).reshape(-1, SENTENCE_HASHES)
     flat = [unpack(b) for b in others]
     sizes = np.array([len(f) for f in flat], dtype=np.int64) // SENTENCE_HASHES
