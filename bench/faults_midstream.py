@@ -1,0 +1,119 @@
+"""A backlog replay with faults mid-stream, on the local stack: N generated articles
+(bench/corpus.py) published to a fresh news.raw, `newspipe enrich` and `newspipe index` started,
+then the indexer SIGKILLed and restarted (at 1/6 indexed), Elasticsearch stopped for 30 s (at
+2/5), Kafka stopped for 20 s (at 2/3). Prints what was searchable, missing or extra, the dead
+letters, and how many link decisions in Elasticsearch equal those of the in-process Linker on the
+same articles (corrections included).
+
+    .venv/bin/newspipe stack up && .venv/bin/python bench/faults_midstream.py [--docs 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import corpus  # bench/ is on the path of a bench script
+import run
+from elasticsearch import helpers as es_helpers
+from kafka import KafkaConsumer, KafkaProducer
+
+from newspipe.clients import es_client
+from newspipe.config import kafka_client_kwargs
+from newspipe.contract import utcnow
+from services.enrich.core import Enricher
+from services.enrich.link import Linker
+
+
+def stack(*args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "newspipe", "stack", *args], check=True, capture_output=True
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=3000)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="newspipe-faults-"))
+    docs = run.load(corpus.write("generated", args.docs, tmp / "corpus"))
+    settings = run.phase_env(tmp, "faults")
+    producer = KafkaProducer(**kafka_client_kwargs(settings.kafka), acks="all", linger_ms=20)
+    for raw in docs:
+        producer.send(settings.kafka.raw_topic, key=raw.id.encode(), value=raw.to_bytes())
+    producer.flush()
+    producer.close()
+    folder = tmp / "faults"
+    services = run.Services(folder, [("enrich", {}), ("index", {})])
+    ids = {d.id for d in docs}
+    faults = [
+        (len(ids) // 6, "SIGKILL the indexer, restart it 3 s later"),
+        (len(ids) * 2 // 5, "Elasticsearch down 30 s"),
+        (len(ids) * 2 // 3, "Kafka down 20 s"),
+    ]
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < 120 + len(ids) / 2:
+            try:
+                n = run.count(settings)
+            except Exception:  # Elasticsearch away: that is one of the faults
+                n = -1
+            if faults and n >= faults[0][0]:
+                _, what = faults.pop(0)
+                print(f"{time.perf_counter() - start:6.1f} s, {n} indexed: {what}", flush=True)
+                if what.startswith("SIGKILL"):
+                    services.procs["index"].send_signal(signal.SIGKILL)
+                    services.procs["index"].wait()
+                    time.sleep(3)
+                    services.procs["index"] = subprocess.Popen(
+                        [sys.executable, "-m", "newspipe", "index"],
+                        stdout=(folder / "index-restarted.log").open("ab"),
+                        stderr=subprocess.STDOUT,
+                    )
+                else:
+                    server = "elasticsearch" if what.startswith("Elastic") else "kafka"
+                    stack("down", "--only", server)
+                    time.sleep(30 if server == "elasticsearch" else 20)
+                    stack("up")
+            elif not faults and n >= len(ids):
+                break
+            time.sleep(0.5)
+        time.sleep(5)  # corrections sent after the last new document
+    finally:
+        services.stop()
+    es = es_client(settings.es)
+    es.indices.refresh(index=settings.es.alias)
+    found = {
+        hit["_id"]: (hit["_source"]["story"]["id"], hit["_source"]["dedup"]["duplicate_of"])
+        for hit in es_helpers.scan(
+            es, index=settings.es.alias, _source=["story.id", "dedup.duplicate_of"]
+        )
+    }
+    letters = list(
+        KafkaConsumer(
+            settings.kafka.dlq_topic,
+            **kafka_client_kwargs(settings.kafka),
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=5000,
+        )
+    )
+    enricher, linker = Enricher(), Linker({})
+    for raw in docs:
+        linker.observe(enricher.enrich(raw, utcnow()))
+    expected = {i: (linker.members[i].story, linker.members[i].duplicate_of) for i in ids}
+    same = sum(found.get(i) == v for i, v in expected.items())
+    print(
+        f"articles {len(ids)}: searchable {len(found)}, missing {len(ids - found.keys())}, "
+        f"extra {len(found.keys() - ids)}, dead letters {len(letters)}"
+    )
+    print(f"link decisions equal to the in-process Linker's: {same}/{len(ids)}")
+    print(f"{time.perf_counter() - start:.0f} s; logs in {folder}")
+
+
+if __name__ == "__main__":
+    main()
