@@ -245,6 +245,25 @@ def eval_cmd(settings: Settings, labels: tuple[Path, ...], undated: bool, as_jso
             click.echo(render(result))
 
 
+@main.command("eval-formats")
+@click.argument("folders", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--misses", is_flag=True, help="list every miss")
+def eval_formats_cmd(folders: tuple[Path, ...], misses: bool) -> None:
+    """Score what ingest reads from real-shaped inputs against helpers' labels: datelines
+    (publication date, credited outlet) and saved web pages (boilerplate left in the body, body
+    completeness, title, outlet, date). FOLDERS default to the corpora's tune and blind parts."""
+    from newspipe.tools.formats_eval import DEFAULT_FOLDERS, score
+
+    for folder in folders or DEFAULT_FOLDERS:
+        result = score(folder)
+        click.echo(f"== {folder}")
+        for key, value in result.items():
+            if key != "misses":
+                click.echo(f"  {key}: {value}")
+        if misses:
+            click.echo("".join(f"  - {m}\n" for m in result["misses"]), nl=False)
+
+
 @main.group("dlq")
 def dlq_group() -> None:
     """Inspect and replay the dead-letter topic (news.dlq)."""

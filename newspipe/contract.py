@@ -53,11 +53,48 @@ class _Model(BaseModel):
         return orjson.dumps(self.model_dump(mode="json"))
 
 
+# Where a metadata value came from (Source.provenance): the file's own header block, the page's
+# <head> (meta tags, JSON-LD), an export's field, an e-mail header, the PDF's info dictionary, a
+# sidecar `name.meta.json`, Markdown front matter, the text's dateline or closing credit, the URL's
+# domain, a Markdown heading, the text's first line.
+Origin = Literal[
+    "header",
+    "html-meta",
+    "json",
+    "email",
+    "pdf-meta",
+    "front-matter",
+    "sidecar",
+    "dateline",
+    "credit",
+    "url",
+    "heading",
+    "first-line",
+]
+MetaField = Literal["title", "outlet", "url", "published", "language", "author"]
+FORMATS: tuple[str, ...] = ("txt", "md", "html", "mhtml", "json", "jsonl", "pdf", "eml")
+
+
 class Source(_Model):
     path: str = Field(description="file path relative to the inbox (or as replayed)")
     outlet: str | None = None
     url: str | None = None
     encoding: str | None = Field(None, description="the file's detected text encoding")
+    format: str | None = Field(None, description=f"the file's format: one of {FORMATS}")
+    record: int | None = Field(
+        None, description="the article's line (JSON Lines) or position (JSON array) in an export"
+    )
+    author: str | None = None
+    language: str | None = Field(
+        None, description="the language the source declares (EnrichedArticle.language is detected)"
+    )
+    provenance: dict[MetaField, Origin] = Field(
+        default_factory=dict,
+        description="where each of title, outlet, url, published, language, author came from",
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="an export's or sidecar's other fields, as given"
+    )
 
 
 class RawArticle(_Model):

@@ -33,14 +33,15 @@ def enrich_files(
     docs: dict[str, EnrichedArticle] = {}
     ids: dict[Path, str] = {}
     for path, name in zip(files, names or [str(f) for f in files], strict=True):
-        raw = parse(name, path.read_bytes(), datetime.now(UTC))
-        if isinstance(raw, Rejected):
+        parsed = parse(name, path.read_bytes(), datetime.now(UTC))
+        if isinstance(parsed, Rejected):
             continue
-        if undated:
-            raw = raw.model_copy(update={"published_at": None})
-        decided, _updates = linker.observe(enricher.enrich(raw, utcnow()))
-        docs.setdefault(decided.id, decided)
-        ids[path] = decided.id
+        for raw in parsed.articles:
+            if undated:
+                raw = raw.model_copy(update={"published_at": None})
+            decided, _updates = linker.observe(enricher.enrich(raw, utcnow()))
+            docs.setdefault(decided.id, decided)
+            ids[path] = decided.id
     return [linker.decided(doc) for doc in docs.values()], ids
 
 

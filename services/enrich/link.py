@@ -211,12 +211,24 @@ class Linker:
             if aff is not None:
                 tally[0] += 1
                 tally[2] = max(tally[2], aff)
-        scored = [
-            (m / n, a, m, s)
-            for s, (m, n, a, clash) in votes.items()
-            if m and m * 2 >= n and not clash
-        ]
-        return {str(max(scored)[3])} if scored else set()
+        scored = sorted(
+            (
+                (m / n, a, m, s)
+                for s, (m, n, a, clash) in votes.items()
+                if m and m * 2 >= n and not clash
+            ),
+            reverse=True,
+        )
+        return next(({str(s)} for *_, s in scored if self._fits_in_time(str(s), rec)), set())
+
+    def _fits_in_time(self, story: str, rec: MemberRecord) -> bool:
+        """Is every dated member of `story` within the story window of `rec`? Candidates are only
+        the members near in time, so a story reached through them may hold members from another
+        month: joining it would glue two events together."""
+        if rec.day is None:
+            return True
+        members = self.stories.get(story, {story})
+        return all(within_window(self.members[m].day, rec.day) for m in members)
 
     def _relabel(
         self, mid: str, roots: set[str], field: Field, groups: dict[str, set[str]]

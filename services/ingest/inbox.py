@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from newspipe.config import IngestSettings
 from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF
-from services.ingest.parse import MAX_BYTES_SETTING
+from services.ingest.parse import MAX_BYTES_SETTING, SIDECAR_SUFFIX, SUFFIXES, TEXT_FORMATS
 
 # Names a writer uses while a file is incomplete (browsers, rsync, editors), and dot-files.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
@@ -45,6 +46,38 @@ Signature = tuple[int, int, int]  # (inode, size, mtime in ns): any change means
 def is_article_name(rel: PurePath) -> bool:
     """Not a dot-file, not inside a dot-folder, not a writer's temporary name."""
     return not any(p.startswith(".") for p in rel.parts) and not rel.name.endswith(IGNORED_SUFFIXES)
+
+
+# A sidecar is written next to its article, before it or together with it; one still without an
+# article after this long (the article never came, or was misnamed) is rejected, saying so.
+SIDECAR_WAIT_SECONDS = 60.0
+MAX_FILE_BYTES_SETTING = "NEWSPIPE_INGEST__MAX_FILE_BYTES"
+
+
+def is_sidecar(rel: PurePath) -> bool:
+    return rel.name.endswith(SIDECAR_SUFFIX)
+
+
+def sidecar_names(rel: PurePath) -> list[PurePath]:
+    """Where an article's sidecar may be: `a.html.meta.json`, then `a.meta.json`."""
+    names = [rel.with_name(rel.name + SIDECAR_SUFFIX)]
+    if rel.suffix:
+        names.append(rel.with_name(rel.stem + SIDECAR_SUFFIX))
+    return names
+
+
+def sidecar_owners(sidecar: PurePath, names: list[str]) -> list[PurePath]:
+    """The article files among `names` (one folder's entries) that `sidecar` belongs to."""
+    found = [sidecar.with_name(n) for n in names]
+    return [p for p in found if not is_sidecar(p) and sidecar in sidecar_names(p)]
+
+
+def size_limit(rel: PurePath, cfg: IngestSettings) -> tuple[int, str]:
+    """(bytes, setting) limiting a file: the article limit for a text file (.txt, .md, unknown
+    names), the file limit for a container (a page, PDF, e-mail or export)."""
+    if SUFFIXES.get(rel.suffix.lower(), "txt") in TEXT_FORMATS:
+        return cfg.max_bytes, MAX_BYTES_SETTING
+    return cfg.max_file_bytes, MAX_FILE_BYTES_SETTING
 
 
 def signature(st: os.stat_result) -> Signature:
@@ -106,6 +139,12 @@ class Pending:
             and now - e.changed_at >= (ATOMIC_SETTLE_SECONDS if e.atomic else self.settle)
         ]
         return [rel for _, _, rel in sorted(ready)]
+
+    def settled(self, rel: PurePath, now: float) -> bool:
+        """Has `rel` (seen, and unchanged since) stayed the same long enough? Held or not."""
+        e = self.entries.get(rel)
+        wait = ATOMIC_SETTLE_SECONDS if e is not None and e.atomic else self.settle
+        return e is not None and e.sig is not None and now - e.changed_at >= wait
 
     def hold(self, rel: PurePath, until: float) -> None:
         """Not due, nor looked at, before `until` (held open for writing; Kafka unreachable)."""
@@ -185,7 +224,9 @@ def destination(
     a.1.txt, ...) so that an earlier file of that name, or its .error.txt, is never overwritten."""
     target = folder / rel
     n = 1
-    while taken(target) or taken(target.with_name(target.name + ".error.txt")):
+    while any(
+        taken(target.with_name(target.name + end)) for end in ("", ".error.txt", SIDECAR_SUFFIX)
+    ):
         target = folder / rel.parent / f"{rel.stem}.{n}{rel.suffix}"
         n += 1
     return target
@@ -222,13 +263,13 @@ def what_to_read(path: Path, inbox: Path) -> Path | Refused | None:
     return target if target.is_file() else Refused(f"symbolic link to {target}: not a file")
 
 
-def too_large(size: int, limit: int) -> str | None:
-    """The reason a file of `size` bytes is refused unread (parse.py words it the same)."""
+def too_large(size: int, limit: int, setting: str = MAX_BYTES_SETTING) -> str | None:
+    """The reason a file of `size` bytes is refused unread (draft.py words it the same)."""
     if size <= limit:
         return None
     return (
         f"too large: {size:,} bytes ({size / 2**20:.1f} MB) > limit {limit:,} bytes"
-        f" ({limit / 2**20:.1f} MB); raise {MAX_BYTES_SETTING} to accept it"
+        f" ({limit / 2**20:.1f} MB); raise {setting} to accept it"
     )
 
 

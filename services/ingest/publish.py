@@ -1,4 +1,4 @@
-"""One article file onto news.raw: the bounded read, the parse call, and the producer.
+"""An article file onto news.raw: the bounded read (file and sidecar), the parse call, the producer.
 
 Used by the watch loop and by replay (watch.py). The file is read from an open descriptor checked
 to be a regular file within `max_bytes`, never more than `max_bytes + 1` bytes of it; the producer's
@@ -22,12 +22,14 @@ from kafka.errors import KafkaTimeoutError
 
 from newspipe.config import IngestSettings, KafkaSettings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import RawArticle
-from services.ingest.inbox import Refused, too_large
-from services.ingest.parse import Rejected, parse
+from services.ingest.inbox import Refused, size_limit, too_large
+from services.ingest.parse import MAX_BYTES_SETTING, Parsed, Rejected, parse
 
 # The loop blocks on Kafka only this long per attempt, so a stop request or an unreachable broker
 # is noticed within seconds (kafka-python's defaults: 30 s bootstrap, 60 s block, 120 s delivery).
 CONNECT_TIMEOUT_MS = 5_000
+# A sidecar holds a few fields; a megabyte is generous and keeps a mistaken one from being read.
+MAX_SIDECAR_BYTES = 2**20
 WATCH_TIMEOUTS = {
     "max_block_ms": 5_000,  # waiting for the topic's metadata in send()
     "request_timeout_ms": 15_000,  # one produce request; a 17 MB one takes well under a second
@@ -62,21 +64,23 @@ class Publisher:
         assert self.producer is not None, "connect() first"
         return self.producer.send(self.topic, key=article.id.encode(), value=article.to_bytes())
 
-    def publish(self, article: RawArticle, stop: threading.Event) -> bool:
-        """Send and wait for the ack; False if `stop` was set first (the file stays in the inbox).
-        Raises the send's error. A send neither acknowledged nor failed well after its delivery
-        timeout (seen once: a record in flight when the broker went down, never resolved after
-        it came back) raises KafkaTimeoutError and drops the producer, so the next attempt starts
-        on a fresh connection (re-sending is safe: the article id is the key)."""
-        future = self.send(article)
+    def publish(self, articles: list[RawArticle], stop: threading.Event) -> bool:
+        """Send a file's articles and wait for every ack; False if `stop` was set first (the
+        file stays in the inbox). Raises the first send's error. A send neither acknowledged nor
+        failed well after its delivery timeout (seen once: a record in flight when the broker went
+        down, never resolved after it came back) raises KafkaTimeoutError and drops the producer,
+        so the next attempt starts on a fresh connection (re-sending a file is safe: an article's
+        id is its key, and enrich takes a replayed id as the same article)."""
+        futures = [self.send(article) for article in articles]
         deadline = time.monotonic() + self.timeouts.get("delivery_timeout_ms", 120_000) / 1000 + 10
-        while not future.is_done:  # type: ignore[attr-defined]
-            if stop.wait(0.01):
-                return False
-            if time.monotonic() > deadline:
-                self.reset()
-                raise KafkaTimeoutError("no acknowledgement or error from Kafka in time")
-        future.get()  # type: ignore[attr-defined]
+        for future in futures:
+            while not future.is_done:  # type: ignore[attr-defined]
+                if stop.wait(0.01):
+                    return False
+                if time.monotonic() > deadline:
+                    self.reset()
+                    raise KafkaTimeoutError("no acknowledgement or error from Kafka in time")
+            future.get()  # type: ignore[attr-defined]
         return True
 
     def reset(self) -> None:
@@ -89,7 +93,7 @@ class Publisher:
             self.producer.close(timeout=5)
 
 
-def read_bounded(path: Path, limit: int) -> bytes | Refused:
+def read_bounded(path: Path, limit: int, setting: str = MAX_BYTES_SETTING) -> bytes | Refused:
     """At most limit + 1 bytes, checked on the open descriptor: no link followed, no blocking on a
     pipe swapped in since the checks."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -98,18 +102,25 @@ def read_bounded(path: Path, limit: int) -> bytes | Refused:
         if not stat.S_ISREG(st.st_mode):
             return Refused("not a regular file")
         data = f.read(limit + 1)
-    reason = too_large(max(st.st_size, len(data)), limit)
+    reason = too_large(max(st.st_size, len(data)), limit, setting)
     return Refused(reason) if reason else data
 
 
-def load(path: Path, rel: PurePath, limit: int) -> RawArticle | Rejected:
-    """Read (bounded) and parse; any error becomes the rejection's reason."""
+def load(
+    path: Path, rel: PurePath, cfg: IngestSettings, sidecar: Path | None = None
+) -> Parsed | Rejected:
+    """Read (bounded) and parse, with the sidecar's bytes if there is one; any error becomes the
+    rejection's reason."""
     name = rel.as_posix()
+    limit, setting = size_limit(rel, cfg)
     try:
-        data = read_bounded(path, limit)
+        data = read_bounded(path, limit, setting)
+        meta = read_bounded(sidecar, MAX_SIDECAR_BYTES) if sidecar is not None else None
         if isinstance(data, Refused):
             return Rejected(name, data.reason)
-        return parse(name, data, datetime.now(UTC), limit)
+        if isinstance(meta, Refused):
+            return Rejected(name, f"its sidecar {sidecar}: {meta.reason}")
+        return parse(name, data, datetime.now(UTC), cfg.max_bytes, meta)
     except Exception as exc:  # one bad file must not stop the loop
         return Rejected(name, f"could not read or parse: {short(exc)}")
 

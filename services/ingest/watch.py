@@ -31,6 +31,7 @@ from newspipe.config import IngestSettings, KafkaSettings
 from newspipe.obs import Dependency
 from services.ingest.inbox import (
     HELD_RECHECK_SECONDS,
+    SIDECAR_WAIT_SECONDS,
     Backoff,
     Pending,
     RecentlyTaken,
@@ -38,12 +39,16 @@ from services.ingest.inbox import (
     Signature,
     destination,
     is_article_name,
+    is_sidecar,
     open_for_writing,
+    sidecar_names,
+    sidecar_owners,
     signature,
+    size_limit,
     too_large,
     what_to_read,
 )
-from services.ingest.parse import Rejected
+from services.ingest.parse import SIDECAR_SUFFIX, Parsed, Rejected
 from services.ingest.publish import Publisher, load, on_publish_error, short
 
 log = logging.getLogger("newspipe.ingest")
@@ -169,8 +174,36 @@ class Ingest:
             if writers and _real(self.inbox / rel) in writers:
                 self.pending.hold(rel, now + HELD_RECHECK_SECONDS)
                 log.debug("%s is open for writing: waiting", rel)
-                continue
-            self.take(rel)
+            elif is_sidecar(rel):
+                self.sidecar_due(rel, now)
+            elif (sidecar := self.sidecar_of(rel)) and not self.pending.settled(sidecar, now):
+                self.pending.hold(rel, now + HELD_RECHECK_SECONDS)  # its sidecar is still written
+            else:
+                self.take(rel)
+
+    def sidecar_due(self, rel: PurePath, now: float) -> None:
+        """A sidecar is taken with its article; one left alone too long is rejected."""
+        if self.owners(rel) or now - self.pending.entries[rel].first_seen < SIDECAR_WAIT_SECONDS:
+            self.pending.hold(rel, now + HELD_RECHECK_SECONDS)
+        else:
+            base = rel.name[: -len(SIDECAR_SUFFIX)]
+            self.finish(
+                rel,
+                f"sidecar without an article: no file {base} or {base}.<format> arrived next to"
+                f" it within {SIDECAR_WAIT_SECONDS:.0f} s; put the article next to it and move"
+                " both back into the inbox",
+            )
+
+    def owners(self, sidecar: PurePath) -> list[PurePath]:
+        try:
+            names = os.listdir(self.inbox / sidecar.parent)
+        except OSError:
+            return []
+        return sidecar_owners(sidecar, names)
+
+    def sidecar_of(self, rel: PurePath) -> PurePath | None:
+        """The article's sidecar in the inbox, if it has one."""
+        return next((s for s in sidecar_names(rel) if os.path.isfile(self.inbox / s)), None)
 
     def drain(self, now: float) -> None:
         while True:
@@ -209,18 +242,19 @@ class Ingest:
             return Refused(reason)
         source = what_to_read(self.inbox / rel, self.inbox)
         if isinstance(source, Path) and (
-            reason := too_large(source.stat().st_size, self.cfg.max_bytes)
+            reason := too_large(source.stat().st_size, *size_limit(rel, self.cfg))
         ):
             return Refused(reason)
         return source
 
     def publish(self, rel: PurePath, source: Path) -> None:
-        outcome = load(source, rel, self.cfg.max_bytes)
+        sidecar = self.sidecar_of(rel)
+        outcome = load(source, rel, self.cfg, self.inbox / sidecar if sidecar else None)
         if isinstance(outcome, Rejected):
-            self.finish(rel, outcome.reason)
+            self.finish(rel, outcome.reason, sidecar=sidecar)
             return
         try:
-            if not self.publisher.publish(outcome, self.stop):
+            if not self.publisher.publish(outcome.articles, self.stop):
                 return  # stopping: the file stays in the inbox
         except Exception as exc:
             if on_publish_error(exc) == "wait":
@@ -228,20 +262,30 @@ class Ingest:
                 self.unreachable(exc)
                 self.pending.hold(rel, self.backoff.next_try)
             else:
-                size = len(outcome.to_bytes())
-                self.finish(rel, f"Kafka refused the message ({size:,} bytes): {short(exc)}")
+                size = max(len(a.to_bytes()) for a in outcome.articles)
+                reason = f"Kafka refused the message ({size:,} bytes): {short(exc)}"
+                self.finish(rel, reason, sidecar=sidecar)
             return
         self.reachable()
-        self.finish(rel, None, outcome.id)
+        self.finish(rel, None, outcome, sidecar)
 
-    def finish(self, rel: PurePath, reason: str | None, article_id: str = "") -> None:
-        """Move a taken file to processed/ (reason None) or rejected/ with its reason, mirroring
-        its sub-folder, and remember its name for the reappear rule."""
+    def finish(
+        self,
+        rel: PurePath,
+        reason: str | None,
+        parsed: Parsed | None = None,
+        sidecar: PurePath | None = None,
+    ) -> None:
+        """Move a taken file (and its sidecar) to processed/ (reason None) or rejected/ with its
+        reason, mirroring its sub-folder, and remember its name for the reappear rule. An
+        export's records that could not be published go to rejected/ under the file's name."""
         self.pending.pop(rel)
         self.taken.add(rel, time.monotonic())
-        if reason is None:
-            log.info("published %s as %s", rel.as_posix(), article_id[:12])
-        else:
+        if reason is None and parsed is not None:
+            ids = ", ".join(a.id[:12] for a in parsed.articles[:3])
+            more = f" (+{len(parsed.articles) - 3})" if len(parsed.articles) > 3 else ""
+            log.info("published %s as %s%s", rel.as_posix(), ids, more)
+        elif reason is not None:
             log.warning("rejected %s: %s", rel.as_posix(), reason)
         folder = self.cfg.processed if reason is None else self.cfg.rejected
         try:
@@ -250,8 +294,45 @@ class Ingest:
             shutil.move(self.inbox / rel, target)  # a link is moved as a link, never followed
             if reason is not None:
                 target.with_name(target.name + ".error.txt").write_text(reason + "\n", "utf-8")
+            if sidecar is not None:
+                self.move_sidecar(sidecar, target)
         except OSError as exc:
             log.error("could not move %s to %s: %s (left in the inbox)", rel, folder, exc)
+        if parsed is not None and parsed.problems:
+            self.put_aside(rel, parsed)
+
+    def move_sidecar(self, sidecar: PurePath, article_target: Path) -> None:
+        """Next to the article's new place, unless another article in the inbox shares it."""
+        self.pending.pop(sidecar)
+        if not self.owners(sidecar):
+            shutil.move(
+                self.inbox / sidecar, article_target.with_name(article_target.name + SIDECAR_SUFFIX)
+            )
+
+    def put_aside(self, rel: PurePath, parsed: Parsed) -> None:
+        """An export's bad records, as they were, in rejected/ under the file's name, with one
+        reason per record in the .error.txt: fixed, the file can be dropped in again."""
+        problems = parsed.problems
+        for problem in problems:
+            log.warning("rejected %s: %s", rel.as_posix(), problem.reason)
+        raws = [p.raw or "" for p in problems]
+        text = (
+            "\n".join(raws) + "\n"
+            if rel.suffix.lower() != ".json"
+            else ("[\n" + ",\n".join(raws) + "\n]\n")
+        )
+        note = (
+            f"{len(problems)} record(s) of {rel.as_posix()} not published ({len(parsed.articles)}"
+            f" published; the whole file is in {self.cfg.processed}):\n"
+            + "".join(f"{p.reason}\n" for p in problems)
+        )
+        try:
+            target = destination(self.cfg.rejected, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, "utf-8")
+            target.with_name(target.name + ".error.txt").write_text(note, "utf-8")
+        except OSError as exc:
+            log.error("could not write %s's rejected records: %s", rel, exc)
 
 
 def watch(kafka: KafkaSettings, cfg: IngestSettings, stop: threading.Event | None = None) -> None:
@@ -263,7 +344,9 @@ def article_files(folder: Path) -> list[Path]:
     return [
         p
         for p in _walk(folder)
-        if p.is_file() and is_article_name(p.relative_to(folder))  # links to files followed here
+        if p.is_file()  # links to files followed here
+        and is_article_name(rel := p.relative_to(folder))
+        and not is_sidecar(rel)
     ]
 
 
@@ -278,24 +361,30 @@ def named_article_files(paths: Iterable[Path]) -> list[tuple[Path, PurePath]]:
 
 
 def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) -> dict[str, int]:
-    """Publish every article file under `paths` (not moved; named relative to the folder given).
-    Files too large or unparsable, and messages Kafka refuses, are counted as not published."""
+    """Publish every article under `paths` (files not moved; named relative to the folder given;
+    each with its sidecar). Counts articles published; files too large or unparsable, an export's
+    bad records, and messages Kafka refuses are counted as not published."""
     files = named_article_files(paths)
     publisher = Publisher(kafka, ingest, timeouts={})  # the library's patient defaults
     publisher.connect()
     counts = {"published": 0, "rejected": 0}
     futures = []
     for path, rel in tqdm(files, desc="replay", unit="file"):
-        outcome = load(path.resolve(), rel, ingest.max_bytes)  # links followed: replay is explicit
+        sidecar = next((Path(s) for s in sidecar_names(path) if Path(s).is_file()), None)
+        outcome = load(path.resolve(), rel, ingest, sidecar)  # links followed: replay is explicit
         if isinstance(outcome, Rejected):
             counts["rejected"] += 1
             log.warning("not published %s: %s", path, outcome.reason)
             continue
-        try:
-            futures.append((path, publisher.send(outcome)))
-        except Exception as exc:  # refused by the client itself (e.g. over max_request_size)
+        for problem in outcome.problems:
             counts["rejected"] += 1
-            log.warning("not published %s: %s", path, short(exc))
+            log.warning("not published %s: %s", path, problem.reason)
+        for article in outcome.articles:
+            try:
+                futures.append((path, publisher.send(article)))
+            except Exception as exc:  # refused by the client itself (e.g. over max_request_size)
+                counts["rejected"] += 1
+                log.warning("not published %s: %s", path, short(exc))
     for path, future in futures:
         try:
             future.get(timeout=180)  # type: ignore[attr-defined]

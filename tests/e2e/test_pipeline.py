@@ -220,3 +220,81 @@ def test_distinct_stories_per_topic_and_week(pipeline: Pipeline) -> None:
     expected = {d["story"]["id"] for d in docs if any(t["id"] == "jmc-5plus5" for t in d["topics"])}
     assert sum(counts["jmc-5plus5"].values()) == len(expected)
     assert len(expected) < sum(1 for d in docs if any(t["id"] == "jmc-5plus5" for t in d["topics"]))
+
+
+def test_every_format_dropped_into_the_inbox_is_searchable_with_its_metadata(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """One of each format (a saved page, a scraper export, a NewsAPI response, a forwarded
+    e-mail, Markdown, a wire text, a note with its sidecar, a PDF made here) renamed into the
+    inbox as a careful writer does; each found by its text, with the metadata it carried."""
+    from fpdf import FPDF
+
+    samples = ROOT / "tests" / "data" / "formats" / "samples"
+    staging = tmp_path / "staging"
+    shutil.copytree(samples, staging)
+    pdf = FPDF()
+    pdf.set_title("JMC bulletin: ceasefire monitors reach Sirte")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(
+        0,
+        5,
+        "GENEVA, 23 October 2020 - The first team of ceasefire monitors reached the Sirte"
+        " operations room, where the joint commission briefed them on the separation of forces"
+        " and the removal of mines along the front line.",
+    )
+    pdf.output(str(staging / "bulletin.pdf"))
+    inbox = pipeline.settings.ingest.inbox / "formats"
+    inbox.mkdir()
+    for path in sorted(staging.iterdir(), key=lambda p: not p.name.endswith(".meta.json")):
+        path.rename(inbox / path.name)  # the sidecar first
+    names = [f"formats/{p}" for p in os.listdir(inbox) if not p.endswith(".meta.json")]
+
+    def indexed() -> list[dict[str, Any]]:
+        pipeline.es.indices.refresh(index=pipeline.alias)
+        query = {"terms": {"source.path": names}}
+        hits = pipeline.es.search(index=pipeline.alias, size=50, query=query)["hits"]["hits"]
+        return [h["_source"] for h in hits] if len(hits) >= 10 else []
+
+    docs = wait_for(indexed, 90, "10 articles from 8 files of 7 formats")
+    by = {(d["source"]["path"].split("/")[1], d["source"].get("record")): d for d in docs}
+    page = by[("sirte-jmc-page.html", None)]
+    assert (page["source"]["outlet"], page["published_at"][:10]) == ("Libya Herald", "2021-07-28")
+    assert page["source"]["provenance"]["published"] == "html-meta"
+    assert "Related articles" not in page["body"] and "Misrata traders" not in page["body"]
+    assert [by[("scraper-export.jsonl", r)]["source"]["outlet"] for r in (1, 2, 5)] == [
+        "Libya Observer",
+        "Al Wasat",
+        "RFI",
+    ]
+    assert by[("scraper-export.jsonl", 2)]["language"] == "ar"
+    assert by[("newsapi-export.json", 1)]["source"]["author"] == "Kamal Abdallah"
+    mail = by[("forwarded-bulletin.eml", None)]
+    assert (mail["title"], mail["published_at"][:10]) == (
+        "UNSMIL welcomes JMC agreement on ceasefire monitors",
+        "2021-10-29",
+    )
+    assert by[("desk-brief.md", None)]["source"]["author"] == "Desk analyst"
+    wire = by[("wire-story.txt", None)]
+    assert (wire["source"]["outlet"], wire["source"]["provenance"]["published"]) == (
+        "Reuters",
+        "dateline",
+    )
+    note = by[("desk-note.txt", None)]
+    assert (
+        note["source"]["outlet"] == "Libya Review" and note["source"]["meta"]["desk"] == "security"
+    )
+    bulletin = by[("bulletin.pdf", None)]
+    assert (bulletin["title"], bulletin["published_at"][:10]) == (
+        "JMC bulletin: ceasefire monitors reach Sirte",
+        "2020-10-23",
+    )
+    found = pipeline.es.search(index=pipeline.alias, query={"match": {"body": "mine clearance"}})
+    assert "formats/sirte-jmc-page.html" in {
+        h["_source"]["source"]["path"] for h in found["hits"]["hits"]
+    }
+    processed = pipeline.settings.ingest.processed / "formats"
+    assert (processed / "desk-note.txt.meta.json").exists() and not any(inbox.iterdir())
+    aside = (pipeline.settings.ingest.rejected / "formats" / "scraper-export.jsonl").read_text()
+    assert len(aside.splitlines()) == 2  # the export's two bad lines, put aside

@@ -186,6 +186,20 @@ def test_articles_outside_the_story_window_are_not_read() -> None:
     assert linker.compared == before  # the candidate was skipped, not fetched and rejected
 
 
+def test_a_story_is_not_joined_through_an_undated_member_across_the_window() -> None:
+    """A (day 0) and undated B make one story; C, 19 days after A, matches B only (A is out of
+    its window, so never a candidate): joining would glue two events together."""
+    linker = Linker({})
+    first = _synthetic(1, GHADAMES, [], day=0)
+    undated = _synthetic(2, GHADAMES, [], day=0).model_copy(update={"published_at": None})
+    late = _synthetic(3, GHADAMES, [], day=19)
+    linker.observe(first)
+    assert linker.observe(undated)[0].story.id == first.id
+    assert linker.observe(late)[0].story.id == late.id
+    near = _synthetic(4, GHADAMES, [], day=5)  # within the window of both: joins
+    assert linker.observe(near)[0].story.id == first.id
+
+
 def test_band_index_returns_the_newest_ordinals_across_merges() -> None:
     from services.enrich import lsh
 

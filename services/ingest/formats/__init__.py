@@ -1,0 +1,1 @@
+"""Format readers: bytes of one file -> Drafts (articles as found, with their metadata). Pure."""
