@@ -48,9 +48,10 @@ def source_texts() -> list[Text]:
         files += sorted((d / "articles").glob("*.txt")) if (d / "articles").is_dir() else []
     out = []
     for f in files:
-        raw = parse(f.name, f.read_bytes(), datetime.now(UTC))
-        if isinstance(raw, Rejected):
+        parsed = parse(f.name, f.read_bytes(), datetime.now(UTC))
+        if isinstance(parsed, Rejected):
             continue
+        raw = parsed.articles[0]  # text files: one article each
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", raw.body) if p.strip()]
         title = raw.title or paragraphs[0][:120]
         when = raw.published_at.strftime("%Y-%m-%dT%H:%M") if raw.published_at else None

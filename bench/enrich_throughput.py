@@ -15,7 +15,7 @@ from pathlib import Path
 
 from newspipe.contract import RawArticle
 from services.enrich.core import Enricher
-from services.ingest.parse import parse
+from services.ingest.parse import Parsed, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +24,9 @@ def corpus() -> list[RawArticle]:
     files = sorted((ROOT / "seeds").glob("*.txt")) + sorted((ROOT / "tests/data").rglob("*.txt"))
     out = []
     for f in files:
-        raw = parse(f.name, f.read_bytes(), datetime.now(UTC))
-        if isinstance(raw, RawArticle):
-            out.append(raw)
+        parsed = parse(f.name, f.read_bytes(), datetime.now(UTC))
+        if isinstance(parsed, Parsed):
+            out.extend(parsed.articles)
     return out
 
 

@@ -27,9 +27,10 @@ def main() -> None:
     with out_path.open("wb") as out:
         for folder in folders:
             for f in sorted(folder.glob("*.txt"))[:1500]:
-                raw = parse(f.name, f.read_bytes(), WHEN)
-                if isinstance(raw, Rejected):
+                parsed = parse(f.name, f.read_bytes(), WHEN)
+                if isinstance(parsed, Rejected):
                     continue
+                raw = parsed.articles[0]  # text files: one article each
                 decided, updates = linker.observe(enricher.enrich(raw, utcnow()))
                 doc = orjson.loads(decided.to_bytes())
                 doc.pop("enriched_at")

@@ -46,7 +46,7 @@ from newspipe.tools import bootstrap, stack
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
 from services.index.core import to_action
-from services.ingest.parse import Rejected, parse
+from services.ingest.parse import Parsed, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,9 +60,9 @@ LOADS = (10, 50, 200)
 def load(files: list[Path]) -> list[RawArticle]:
     out = []
     for f in files:
-        raw = parse(f.name, f.read_bytes(), datetime.now(UTC))
-        if not isinstance(raw, Rejected):
-            out.append(raw)
+        parsed = parse(f.name, f.read_bytes(), datetime.now(UTC))
+        if isinstance(parsed, Parsed):
+            out.extend(parsed.articles)
     return out
 
 

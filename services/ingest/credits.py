@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +27,8 @@ LEAD_CHARS = 600
 # a long place and a full date while excluding a sentence that merely contains a dash.
 MAX_DATELINE_CHARS = 100
 MAX_DATELINE_WORDS = 12
+# A date in a dateline is at most "le jeudi 5 mai 2016" / "Jan. 5, 2023": longer is prose.
+MAX_DATE_WORDS = 5
 # A dateline may follow a standfirst: one short paragraph (a subtitle), or two; a paragraph longer
 # than this is the story itself.
 DATELINE_PARAGRAPHS = 3
@@ -251,14 +253,28 @@ def _is_place(piece: str) -> bool:
 
 
 def _date(piece: str, body: str, now: datetime) -> datetime | None:
+    piece = re.sub(r"^(?:le|du|on)\s+", "", piece.strip(), flags=re.I)
+    if len(piece.split()) > MAX_DATE_WORDS:
+        return None
+    base = now.astimezone(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    parsed = _read_date(piece, base)
+    if parsed is None:
+        return None
+    if not _YEAR.search(piece):
+        parsed = _with_year(parsed, body, base + timedelta(days=1))
+    if parsed is None or parsed > base + timedelta(days=1):
+        return None
+    return parsed.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
+
+
+@lru_cache(maxsize=4096)
+def _read_date(piece: str, base: datetime) -> datetime | None:
+    """dateparser's reading of one dateline piece (cached: a feed repeats its dateline forms)."""
     import dateparser  # 0.3 s to import: only when a text has a dateline to read
 
-    languages = ["ar"] if _ARABIC.search(piece) else ["en", "fr"]
-    piece = re.sub(r"^(?:le|du|on)\s+", "", piece.strip(), flags=re.I)
-    base = now.astimezone(UTC).replace(tzinfo=None)
     parsed: datetime | None = dateparser.parse(
         piece,
-        languages=languages,
+        languages=["ar"] if _ARABIC.search(piece) else ["en", "fr"],
         settings={
             "PREFER_DATES_FROM": "past",
             "RELATIVE_BASE": base,
@@ -267,13 +283,7 @@ def _date(piece: str, body: str, now: datetime) -> datetime | None:
             "DATE_ORDER": "DMY",  # 09.08.2016 is 9 August in Libyan, Arab and French sources
         },
     )
-    if parsed is None:
-        return None
-    if not _YEAR.search(piece):
-        parsed = _with_year(parsed, body, base)
-    if parsed is None or parsed > base:
-        return None
-    return parsed.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=UTC)
+    return parsed
 
 
 def _with_year(date: datetime, body: str, base: datetime) -> datetime | None:

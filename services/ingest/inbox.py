@@ -52,10 +52,17 @@ def is_article_name(rel: PurePath) -> bool:
 # article after this long (the article never came, or was misnamed) is rejected, saying so.
 SIDECAR_WAIT_SECONDS = 60.0
 MAX_FILE_BYTES_SETTING = "NEWSPIPE_INGEST__MAX_FILE_BYTES"
+PAGE_ASSETS_SUFFIX = "_files"  # Chrome's and Firefox's folder beside a page saved complete
 
 
 def is_sidecar(rel: PurePath) -> bool:
     return rel.name.endswith(SIDECAR_SUFFIX)
+
+
+def is_page_asset(rel: PurePath) -> bool:
+    """A file a browser saved with a page ("Save page, complete": `Page_files/style.css`, images,
+    scripts): not an article; it goes to processed/ with its page, unread."""
+    return any(part.endswith(PAGE_ASSETS_SUFFIX) for part in rel.parts[:-1])
 
 
 def sidecar_names(rel: PurePath) -> list[PurePath]:

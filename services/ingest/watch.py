@@ -39,6 +39,7 @@ from services.ingest.inbox import (
     Signature,
     destination,
     is_article_name,
+    is_page_asset,
     is_sidecar,
     open_for_writing,
     sidecar_names,
@@ -176,6 +177,9 @@ class Ingest:
                 log.debug("%s is open for writing: waiting", rel)
             elif is_sidecar(rel):
                 self.sidecar_due(rel, now)
+            elif is_page_asset(rel):
+                log.debug("%s is a saved page's asset: moved unread", rel)
+                self.finish(rel, None)
             elif (sidecar := self.sidecar_of(rel)) and not self.pending.settled(sidecar, now):
                 self.pending.hold(rel, now + HELD_RECHECK_SECONDS)  # its sidecar is still written
             else:
@@ -347,6 +351,7 @@ def article_files(folder: Path) -> list[Path]:
         if p.is_file()  # links to files followed here
         and is_article_name(rel := p.relative_to(folder))
         and not is_sidecar(rel)
+        and not is_page_asset(rel)
     ]
 
 

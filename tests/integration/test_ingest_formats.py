@@ -53,6 +53,22 @@ def test_a_sidecar_is_taken_with_its_article(stack: Settings) -> None:
     assert len(topic.got) == 1 and not any(inbox.iterdir())
 
 
+def test_a_page_saved_complete_is_one_article_and_its_assets_follow_it(stack: Settings) -> None:
+    inbox, processed = stack.ingest.inbox, stack.ingest.processed
+    inbox.mkdir(parents=True)
+    shutil.copy(SAMPLES / "sirte-jmc-page.html", inbox / "JMC page.html")
+    assets = inbox / "JMC page_files"
+    assets.mkdir()
+    (assets / "style.css").write_text(".nav li{display:inline}")
+    (assets / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (assets / "ads.html").write_text("<html><body>Advertisement</body></html>")
+    with ingesting(stack) as topic:
+        got = topic.read(1)
+        wait_for(lambda: (processed / "JMC page_files" / "ads.html").exists(), 10, "the assets")
+    assert list(got) == ["JMC page.html"] and len(topic.got) == 1
+    assert not stack.ingest.rejected.exists() and not any(inbox.rglob("*.*"))
+
+
 def test_a_sidecar_without_its_article_is_rejected(
     stack: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
