@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 import run  # bench/ is on the path of a bench script
 from elasticsearch import helpers as es_helpers
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from newspipe.clients import es_client
 from newspipe.config import kafka_client_kwargs
@@ -117,12 +117,15 @@ def main() -> None:
         stack("up")
         print(f"{time.perf_counter() - start:6.1f} s: Kafka back", flush=True)
         wait_until(lambda: not any(p.suffix for p in inbox.iterdir()), 180, "the inbox emptied")
+        before = raw_count(settings)
         second.rename(inbox / second.name)
-        time.sleep(0.8)  # taken 0.2 s after the rename; publishing thousands of records
+        # SIGKILL once the export's first records are on news.raw, before its last ones are
+        wait_until(lambda: raw_count(settings) > before + 50, 60, "export-b being published")
         services.procs["ingest"].send_signal(signal.SIGKILL)
         services.procs["ingest"].wait()
         print(
-            f"{time.perf_counter() - start:6.1f} s: ingest SIGKILLed publishing export-b",
+            f"{time.perf_counter() - start:6.1f} s: ingest SIGKILLed publishing export-b"
+            f" ({raw_count(settings) - before} of its records on news.raw)",
             flush=True,
         )
         time.sleep(2)
@@ -136,6 +139,16 @@ def main() -> None:
     finally:
         services.stop()
     report(settings, ids, start)
+
+
+def raw_count(settings) -> int:  # type: ignore[no-untyped-def]
+    """Messages on news.raw so far (the sum of its partitions' end offsets)."""
+    consumer = KafkaConsumer(**kafka_client_kwargs(settings.kafka))
+    topic = settings.kafka.raw_topic
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    total = sum(consumer.end_offsets(parts).values())
+    consumer.close()
+    return int(total)
 
 
 def wait_until(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

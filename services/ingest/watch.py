@@ -172,6 +172,8 @@ class Ingest:
         for rel in due:
             if self.stop.is_set():
                 return
+            if rel not in self.pending.entries:
+                continue  # a sidecar taken with its article earlier in this tick
             if writers and _real(self.inbox / rel) in writers:
                 self.pending.hold(rel, now + HELD_RECHECK_SECONDS)
                 log.debug("%s is open for writing: waiting", rel)

@@ -53,6 +53,23 @@ def test_a_sidecar_is_taken_with_its_article(stack: Settings) -> None:
     assert len(topic.got) == 1 and not any(inbox.iterdir())
 
 
+def test_an_article_and_its_sidecar_renamed_in_together(stack: Settings, tmp_path: Path) -> None:
+    """Both due in the same tick, the article first: the sidecar goes with it, and the loop
+    does not trip over the sidecar it already moved."""
+    inbox, processed = stack.ingest.inbox, stack.ingest.processed
+    inbox.mkdir(parents=True)
+    for name in ("desk-note.txt", "desk-note.txt.meta.json", "wire-story.txt"):
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    with ingesting(stack) as topic:
+        for name in ("desk-note.txt.meta.json", "desk-note.txt"):
+            (tmp_path / name).rename(inbox / name)
+        got = topic.read(1)
+        (tmp_path / "wire-story.txt").rename(inbox / "wire-story.txt")  # the loop goes on
+        got = topic.read(2)
+    assert got["desk-note.txt"].source.outlet == "Libya Review"
+    assert (processed / "desk-note.txt.meta.json").exists() and not any(inbox.iterdir())
+
+
 def test_a_page_saved_complete_is_one_article_and_its_assets_follow_it(stack: Settings) -> None:
     inbox, processed = stack.ingest.inbox, stack.ingest.processed
     inbox.mkdir(parents=True)
