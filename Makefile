@@ -11,7 +11,7 @@ TEST_ENV := NEWSPIPE_STACK__KAFKA_PORT=19092 NEWSPIPE_STACK__KAFKA_CONTROLLER_PO
 	NEWSPIPE_STACK__STATE_DIR=$(TEST_STATE) \
 	NEWSPIPE_KAFKA__BOOTSTRAP=127.0.0.1:19092 NEWSPIPE_ES__URL=http://127.0.0.1:19200
 
-.PHONY: install run test check unit bench clean
+.PHONY: install run test check unit bench clean browser
 
 install: $(VENV)/.installed
 
@@ -34,7 +34,15 @@ check: install
 unit: install
 	$(PY) -m pytest -q tests/unit
 
-test: check
+# The dashboard's tests drive headless Chromium: Debian's chromium and chromium-driver packages,
+# installed here when missing (as root), else a clear message.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+	{ echo "make test needs chromium and chromedriver: sudo apt-get install chromium chromium-driver"; exit 1; }
+
+test: check browser
 	$(TEST_ENV) $(PY) -m newspipe stack up
 	set +e; $(TEST_ENV) NEWSPIPE_TESTS_NEED_STACK=1 $(PY) -m pytest -q -p no:cacheprovider tests; \
 	rc=$$?; \
@@ -48,4 +56,4 @@ bench: install
 	$(PY) bench/dedup_scale.py     # the link stage's cost and memory per article up to 100k
 
 clean:
-	rm -rf $(VENV) inbox processed rejected
+	rm -rf $(VENV) inbox processed rejected test-artifacts

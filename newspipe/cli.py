@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,7 @@ def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
     exe = [sys.executable, "-m", "newspipe"]
     children = [
         Child(name, lambda name=name: subprocess.Popen([*exe, name]))  # type: ignore[misc]
-        for name in ("index", "enrich", "ingest")
+        for name in ("index", "enrich", "ingest", "dashboard")
     ]
     stop = _stop_on_signals()
     if replay_dir is not None:
@@ -187,40 +188,130 @@ def _replay_when_ready(settings: Settings, folder: Path) -> None:
         logging.getLogger("newspipe").error("replay of %s failed: %s", folder, exc)
 
 
-_TRACK = click.option(
-    "--on-track/--off-track",
-    "on_track",
-    default=None,
-    help="only articles on Libya's security track / only those off it (default: both)",
-)
+def _filters(fn: Callable[..., None]) -> Callable[..., None]:
+    """The analyst's filters, shared by `search`, `stories` (and the dashboard's panels)."""
+    options = [
+        click.option("--topic", default=None, help="a topic id (e.g. jmc-5plus5)"),
+        click.option("--entity", default=None, help="an actor, place or organisation: any alias"),
+        click.option("--outlet", default=None, help="an outlet, as sources name it"),
+        click.option("--lang", default=None, help="a language code: en, ar, fr"),
+        click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None),
+        click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None),
+        click.option(
+            "--on-track/--off-track",
+            "on_track",
+            default=None,
+            help="only articles on Libya's security track / only those off it (default: both)",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _make_filters(
+    topic: str | None,
+    entity: str | None,
+    outlet: str | None,
+    lang: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    on_track: bool | None,
+) -> Any:
+    from newspipe.tools.query import Filters
+
+    return Filters(
+        topic=topic,
+        entity=entity,
+        outlet=outlet,
+        lang=lang,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        on_track=on_track,
+    )
 
 
 @main.command("search")
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--size", default=10, show_default=True)
-@_TRACK
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per hit")
+@_filters
 @click.pass_obj
-def search_cmd(settings: Settings, query: str, size: int, on_track: bool | None) -> None:
-    """Full-text search (any language; Arabic and accents folded as at index time)."""
-    from newspipe.tools.query import search
+def search_cmd(
+    settings: Settings,
+    query: str | None,
+    size: int,
+    as_json: bool,
+    topic: str | None,
+    entity: str | None,
+    outlet: str | None,
+    lang: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    on_track: bool | None,
+) -> None:
+    """Search (any language and script; a known actor, place or organisation found under any of
+    its aliases). Prints title, outlet, date (p: published, i: ingested), language, topics and
+    story; with no QUERY, the newest articles the filters keep."""
+    from newspipe.tools.query import article_date, search
 
-    for hit in search(settings, query, size, on_track=on_track):
-        click.echo(orjson.dumps(hit).decode())
+    hits = search(
+        settings, query, size, _make_filters(topic, entity, outlet, lang, since, until, on_track)
+    )
+    if as_json:
+        for hit in hits:
+            click.echo(orjson.dumps(hit).decode())
+        return
+    click.echo(f"{'date':<12} {'lang':<4} {'outlet':<22} {'story':<8} {'topics':<34} title")
+    for hit in hits:
+        day, kind = article_date(hit)
+        outlet = (hit.get("source") or {}).get("outlet") or "-"
+        topics = ",".join(t["id"] for t in hit.get("topics", [])[:3]) or "-"
+        title = hit.get("title") or hit.get("body", "")[:60].replace("\n", " ")
+        click.echo(
+            f"{day} {kind[0]:<1} {hit.get('language', '?'):<4} {outlet[:22]:<22} "
+            f"{hit['story']['id'][:8]:<8} {topics[:34]:<34} {title[:70]}"
+        )
+    click.echo(f"({len(hits)} shown; dates: p published, i ingested when unknown)")
 
 
 @main.command("stories")
 @click.option("--size", default=20, show_default=True)
-@_TRACK
+@_filters
 @click.pass_obj
-def stories_cmd(settings: Settings, size: int, on_track: bool | None) -> None:
-    """List stories: size, outlets, first/last seen, a representative title."""
+def stories_cmd(
+    settings: Settings,
+    size: int,
+    topic: str | None,
+    entity: str | None,
+    outlet: str | None,
+    lang: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    on_track: bool | None,
+) -> None:
+    """List stories, newest first: size, outlets named by the sources, languages, first and last
+    date (publication dates where known, else ingestion: said so), a representative title."""
     from newspipe.tools.query import stories
 
-    for s in stories(settings, size, on_track=on_track):
+    filters = _make_filters(topic, entity, outlet, lang, since, until, on_track)
+    for s in stories(settings, size, filters):
         click.echo(
-            f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets  "
-            f"{s['first_seen'][:19]} .. {s['last_seen'][:19]}  {s['title']}"
+            f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets"
+            f"  {'/'.join(s['languages']):<8}  {s['first']} .. {s['last']} ({s['dates']})"
+            f"  {s['title']}"
         )
+
+
+@main.command("dashboard")
+@click.pass_obj
+def dashboard_cmd(settings: Settings) -> None:
+    """Serve the coverage dashboard (NEWSPIPE_DASHBOARD__HOST/__PORT, 127.0.0.1:8050): weekly
+    coverage by topic, stories, actors, outlets, languages, under filters; a page per story."""
+    from newspipe.tools.dashboard import serve
+
+    click.echo(f"dashboard on http://{settings.dashboard.host}:{settings.dashboard.port}/")
+    serve(settings)
 
 
 @main.command("eval")

@@ -112,6 +112,11 @@ class IndexSettings(BaseModel):
     max_retries: int = Field(8, description="retries of transient errors before crashing")
 
 
+class DashboardSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="the coverage dashboard's address")
+    port: int = Field(8050, description="the coverage dashboard's port")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSPIPE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -124,6 +129,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     enrich: EnrichSettings = EnrichSettings()
     index: IndexSettings = IndexSettings()
+    dashboard: DashboardSettings = DashboardSettings()
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

@@ -67,6 +67,7 @@ def unique_env(tmp: Path) -> dict[str, str]:
         "NEWSPIPE_ENRICH__APP_ID": f"newspipe-enrich-{uid}",
         "NEWSPIPE_ENRICH__DATADIR": str(tmp / "faust"),
         "NEWSPIPE_ENRICH__WEB_PORT": str(_free_port()),
+        "NEWSPIPE_DASHBOARD__PORT": str(_free_port()),
         "NEWSPIPE_INDEX__GROUP": f"newspipe-index-{uid}",
         "NEWSPIPE_INGEST__INBOX": str(tmp / "inbox"),
         "NEWSPIPE_INGEST__PROCESSED": str(tmp / "processed"),

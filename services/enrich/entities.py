@@ -9,9 +9,9 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from newspipe.contract import Entity
-from newspipe.text import fold, is_arabic, token_pattern
+from newspipe.text import TOKEN, fold, is_arabic, token_pattern
 from services.enrich.knowledge import Gazetteer
-from services.enrich.names import arabic_variant, strict_key, token_keys
+from services.enrich.names import arabic_variant, name_key, strict_key, token_keys
 
 CONTEXT_WINDOW = (
     12  # tokens each side of a bare surname searched for role cues ("deputy commander")
@@ -232,3 +232,35 @@ def _entity(eid: str, ms: list[Mention], gaz: Gazetteer) -> Entity:
         in_pack=True,
         attributes=attrs,
     )
+
+
+def resolve_query(query: str, gaz: Gazetteer) -> list[str]:
+    """The pack entities a search query names, in any alias, script or transliteration
+    ("الناظوري", "Nadhouri", "Nathori", "LNA"): each run of its words, longest first, looked up by
+    name key as the text matcher does (a lone surname through the pack's short forms)."""
+    words = list(TOKEN.findall(query))
+    found: list[str] = []
+    taken = [False] * len(words)
+    for n in range(len(words), 0, -1):
+        for i in range(len(words) - n + 1):
+            if any(taken[i : i + n]):
+                continue
+            span = " ".join(words[i : i + n])
+            ids = _ids_for(span, gaz)
+            if ids:
+                found += [e for e in ids if e not in found]
+                taken[i : i + n] = [True] * n
+    return found
+
+
+def _ids_for(span: str, gaz: Gazetteer) -> list[str]:
+    if span in gaz.acronyms:
+        return [gaz.acronyms[span]]
+    key = name_key(span)
+    if not key:
+        return []
+    ids = list(gaz.by_key.get(key, []))
+    strict = gaz.strict.get(key[0], set())
+    if not ids and len(key) == 1 and strict_key(TOKEN.findall(span)[-1]) in strict:
+        ids = list(gaz.short.get(key[0], []))
+    return ids

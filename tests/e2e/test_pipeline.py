@@ -181,15 +181,18 @@ def test_stories_and_arabic_search(pipeline: Pipeline) -> None:
     # On the local node (standard analyzer only) the folded search field finds the name with and
     # without the Arabic article, and with a hamza/ta-marbuta spelling difference.
     for query in ("الناظوري", "ناظوري", "Nadhouri"):
-        hits = wait_for(lambda q=query: search(pipeline.settings, q, 10), 30, f"hits for {query}")
-        assert any(h.get("language") == "ar" for h in hits), query
+        wait_for(
+            lambda q=query: [h for h in search(pipeline.settings, q, 50) if h["language"] == "ar"],
+            30,
+            f"the Arabic article found by {query}",
+        )
     listed = {s["story"]: s for s in stories(pipeline.settings, 50)}
     assert sum(s["size"] for s in listed.values()) == pipeline.count()
     assert max(s["size"] for s in listed.values()) >= 2  # seeds 000 and 001: one story
 
 
 def test_off_track_article_is_flagged_and_filtered(pipeline: Pipeline) -> None:
-    from newspipe.tools.query import search, stories
+    from newspipe.tools.query import Filters, search, stories
 
     pipeline.drop(
         "football.txt",
@@ -200,16 +203,22 @@ def test_off_track_article_is_flagged_and_filtered(pipeline: Pipeline) -> None:
     )
     hits = wait_for(lambda: search(pipeline.settings, "Gabon qualifier", 5), 30, "the article")
     assert hits[0]["relevance"]["on_track"] is False
-    assert search(pipeline.settings, "Gabon qualifier", 5, on_track=False)[0]["id"] == hits[0]["id"]
+    assert (
+        search(pipeline.settings, "Gabon qualifier", 5, Filters(on_track=False))[0]["id"]
+        == hits[0]["id"]
+    )
     assert all(
         h["id"] != hits[0]["id"]
-        for h in search(pipeline.settings, "Gabon qualifier", 5, on_track=True)
+        for h in search(pipeline.settings, "Gabon qualifier", 5, Filters(on_track=True))
     )
     docs = pipeline.docs()
     on = sum(1 for d in docs if d["relevance"]["on_track"])
     assert 0 < on < len(docs)
-    assert sum(s["size"] for s in stories(pipeline.settings, 50, on_track=True)) == on
-    assert sum(s["size"] for s in stories(pipeline.settings, 50, on_track=False)) == len(docs) - on
+    assert sum(s["size"] for s in stories(pipeline.settings, 50, Filters(on_track=True))) == on
+    assert (
+        sum(s["size"] for s in stories(pipeline.settings, 50, Filters(on_track=False)))
+        == len(docs) - on
+    )
 
 
 def test_distinct_stories_per_topic_and_week(pipeline: Pipeline) -> None:
@@ -298,3 +307,117 @@ def test_every_format_dropped_into_the_inbox_is_searchable_with_its_metadata(
     assert (processed / "desk-note.txt.meta.json").exists() and not any(inbox.iterdir())
     aside = (pipeline.settings.ingest.rejected / "formats" / "scraper-export.jsonl").read_text()
     assert len(aside.splitlines()) == 2  # the export's two bad lines, put aside
+
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _browser() -> Any:
+    """Headless Chromium (Debian's `chromium` and `chromium-driver`, which `make test` installs),
+    driven by selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (binary and driver):
+        pytest.fail(
+            "the dashboard tests need chromium and chromedriver:"
+            " apt-get install chromium chromium-driver (make test installs them as root)"
+        )
+    options = Options()
+    options.binary_location = binary
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1900",
+    ):
+        options.add_argument(arg)
+    return webdriver.Chrome(options=options, service=Service(driver))
+
+
+def _text(browser: Any, element_id: str) -> str:
+    found = browser.find_elements("id", element_id)
+    return str(found[0].text) if found else ""
+
+
+def test_dashboard_in_a_browser(pipeline: Pipeline) -> None:
+    """The dashboard (started by `newspipe run`) in headless Chromium: the totals and the weekly
+    chart count every indexed article; an actor filter written in Arabic narrows every panel to
+    that actor's articles; a story page lists its members and why; a dropped file shows up
+    without a reload. Screenshots go to test-artifacts/."""
+    from newspipe.tools.query import Filters, entity_ids, search, stories
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    url = f"http://127.0.0.1:{pipeline.settings.dashboard.port}/"
+    browser = _browser()
+    try:
+        wait_for(lambda: _get(browser, url), 60, "the dashboard")
+        total = pipeline.count()
+        wait_for(
+            lambda: _text(browser, "total-articles") == str(total), 30, f"{total} articles shown"
+        )
+        weekly = browser.execute_script(
+            "const g = document.querySelector('#weekly .js-plotly-plot');"
+            " return g.data.find(t => t.name === 'articles').y;"
+        )
+        assert sum(weekly) == total
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-all.png"))
+
+        nadhouri = entity_ids("الناظوري")
+        assert nadhouri == ["abdulrazzaq-al-nadhouri"]
+        expected = len(search(pipeline.settings, None, 1000, Filters(entity=nadhouri[0])))
+        assert 0 < expected < total
+        field = browser.find_element("id", "actor")
+        field.send_keys("الناظوري\n")
+        wait_for(lambda: _text(browser, "total-articles") == str(expected), 30, "the actor filter")
+        assert "abdulrazzaq-al-nadhouri" in _text(browser, "actors-note")
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-actor-filter.png"))
+
+        biggest = max(stories(pipeline.settings, 50), key=lambda s: s["size"])
+        browser.get(url + "story/" + biggest["story"])
+        wait_for(lambda: browser.find_elements("css selector", "tr.member"), 30, "the story page")
+        assert len(browser.find_elements("css selector", "tr.member")) == biggest["size"]
+        assert len(browser.find_elements("css selector", "#why li")) == biggest["size"] - 1
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-story.png"))
+
+        browser.get(url)
+        wait_for(lambda: _text(browser, "total-articles") == str(total), 30, "the totals again")
+        pipeline.drop(
+            "live.txt",
+            "Border patrol talks in Sabha\n\nThe 5+5 Joint Military Commission met officers"
+            " from the southern military zone in Sabha to plan joint border patrols against"
+            " smuggling networks, the commission said on Tuesday.",
+        )
+        wait_for(
+            lambda: _text(browser, "total-articles") == str(total + 1), 60, "the new article"
+        )  # no reload: the page polls
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-live.png"))
+    finally:
+        browser.quit()
+    print(f"\nscreenshots: {sorted(str(p) for p in ARTIFACTS.glob('dashboard-*.png'))}")
+
+
+def _get(browser: Any, url: str) -> bool:
+    try:
+        browser.get(url)
+    except Exception:  # not listening yet
+        return False
+    return bool(browser.find_elements("id", "totals"))
+
+
+def test_search_across_scripts_finds_the_same_documents(pipeline: Pipeline) -> None:
+    from newspipe.tools.query import search
+
+    found = [
+        {h["id"] for h in search(pipeline.settings, q, 1000)}
+        for q in ("الناظوري", "Nadhouri", "Nathori")
+    ]
+    mentioning = {
+        d["id"]
+        for d in pipeline.docs()
+        if any(e["id"] == "abdulrazzaq-al-nadhouri" for e in d["entities"])
+    }
+    assert mentioning and all(ids >= mentioning for ids in found)
+    assert found[0] == found[1] == found[2]
