@@ -11,7 +11,7 @@ TEST_ENV := NEWSPIPE_STACK__KAFKA_PORT=19092 NEWSPIPE_STACK__KAFKA_CONTROLLER_PO
 	NEWSPIPE_STACK__STATE_DIR=$(TEST_STATE) \
 	NEWSPIPE_KAFKA__BOOTSTRAP=127.0.0.1:19092 NEWSPIPE_ES__URL=http://127.0.0.1:19200
 
-.PHONY: install run test check unit bench clean browser
+.PHONY: install run test check unit bench clean system-deps
 
 install: $(VENV)/.installed
 
@@ -34,15 +34,18 @@ check: install
 unit: install
 	$(PY) -m pytest -q tests/unit
 
-# The dashboard's tests drive headless Chromium: Debian's chromium and chromium-driver packages,
-# installed here when missing (as root), else a clear message.
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+# System packages the tests drive: headless Chromium (the dashboard), nginx (TLS + auth in front
+# of Elasticsearch) and openssl (certificates). Installed here when missing (as root, Debian),
+# else a clear message.
+SYSTEM_DEPS := chromium chromium-driver nginx-light openssl
+system-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	  { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v openssl >/dev/null || \
 	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
-	{ echo "make test needs chromium and chromedriver: sudo apt-get install chromium chromium-driver"; exit 1; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_DEPS); } || \
+	{ echo "make test needs: sudo apt-get install $(SYSTEM_DEPS)"; exit 1; }
 
-test: check browser
+test: check system-deps
 	$(TEST_ENV) $(PY) -m newspipe stack up
 	set +e; $(TEST_ENV) NEWSPIPE_TESTS_NEED_STACK=1 $(PY) -m pytest -q -p no:cacheprovider tests; \
 	rc=$$?; \

@@ -20,7 +20,25 @@ from newspipe.config import Settings, describe
 from newspipe.obs import setup_logging
 
 
-@click.group()
+class _Main(click.Group):
+    """Any command: a server refusing the configuration (credentials, certificates) is one line
+    naming the setting to change, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from newspipe.clients import ConfigError, es_refusal
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            reason = es_refusal(exc)
+            if reason is None:
+                raise
+            raise click.ClickException(reason) from None
+
+
+@click.group(cls=_Main)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """newspipe: files -> Kafka -> enrich (faust) -> Elasticsearch, for Libya's security track."""
@@ -61,7 +79,19 @@ def setup_cmd(settings: Settings) -> None:
     configured Kafka and Elasticsearch (what `stack up` does for the local stack); idempotent."""
     from newspipe.tools import bootstrap
 
+    _preflight(settings, es=True)
     bootstrap.prepare(settings)
+
+
+def _preflight(settings: Settings, *, kafka: bool = True, es: bool = False) -> None:
+    """Refused credentials or certificates stop the command with the setting to change (a
+    server merely down is waited for, as before)."""
+    from newspipe.clients import check_es, check_kafka
+
+    if kafka:
+        check_kafka(settings.kafka)
+    if es:
+        check_es(settings.es)
 
 
 @stack.command("down")
@@ -103,6 +133,7 @@ def ingest_cmd(settings: Settings) -> None:
     """Watch the inbox and publish each new article to news.raw."""
     from services.ingest.watch import watch
 
+    _preflight(settings)
     watch(settings.kafka, settings.ingest, _stop_on_signals())
 
 
@@ -113,6 +144,7 @@ def index_cmd(settings: Settings) -> None:
     from newspipe.config import message_max_bytes
     from services.index.sink import Sink
 
+    _preflight(settings, es=True)
     limit = message_max_bytes(settings.ingest)
     Sink(settings.kafka, settings.es, settings.index, limit, _stop_on_signals()).run()
 
@@ -131,6 +163,7 @@ def enrich_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> No
         return
     from services.enrich.app import Worker, create_app
 
+    _preflight(settings)
     settings.enrich.datadir.parent.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = Worker(app, loglevel=settings.log_level.lower())
@@ -144,6 +177,7 @@ def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
     """Publish every article file under PATHS (files are not moved)."""
     from services.ingest.watch import replay
 
+    _preflight(settings)
     counts = replay(settings.kafka, list(paths), settings.ingest)
     click.echo(f"published {counts['published']}, not published {counts['rejected']}")
 

@@ -6,7 +6,9 @@ e.g. NEWSPIPE_KAFKA__BOOTSTRAP) > `.env` file > defaults. Build it once in the C
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,12 +20,22 @@ def _home(*parts: str) -> Path:
 
 class KafkaSettings(BaseModel):
     bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,...)")
-    security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT | SASL_PLAINTEXT | SASL_SSL")
-    sasl_mechanism: str | None = Field(
-        None, description="SASL mechanism, e.g. PLAIN or SCRAM-SHA-512"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
     )
     sasl_username: str | None = Field(None, description="SASL user name")
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    ssl_cafile: Path | None = Field(
+        None,
+        description="CA certificate (PEM) that signed the brokers' certificates (SSL, SASL_SSL)",
+    )
+    ssl_certfile: Path | None = Field(
+        None, description="client certificate (PEM), for brokers that authenticate clients by TLS"
+    )
+    ssl_keyfile: Path | None = Field(None, description="the client certificate's private key (PEM)")
     raw_topic: str = Field("news.raw", description="topic of parsed raw articles")
     link_topic: str = Field(
         "news.link", description="internal topic: enriched, awaiting dedup/story"
@@ -34,9 +46,22 @@ class KafkaSettings(BaseModel):
 
 
 class ElasticSettings(BaseModel):
-    url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL (https://... for TLS)")
     username: str | None = Field(None, description="Elasticsearch user")
     password: SecretStr | None = Field(None, description="Elasticsearch password (secret)")
+    api_key: SecretStr | None = Field(
+        None,
+        description="Elasticsearch API key, base64 'id:key' (secret); instead of user/password",
+    )
+    ca_certs: Path | None = Field(
+        None, description="CA certificate (PEM) that signed the cluster's HTTPS certificate"
+    )
+    ssl_fingerprint: str | None = Field(
+        None, description="SHA-256 fingerprint of the cluster's certificate (instead of a CA file)"
+    )
+    verify_certs: bool = Field(
+        True, description="verify the cluster's certificate; false only for tests (a loud warning)"
+    )
     alias: str = Field("news-articles", description="index alias analysts query")
     index: str = Field("news-articles-v1", description="concrete index behind the alias")
 
@@ -113,8 +138,14 @@ class IndexSettings(BaseModel):
 
 
 class DashboardSettings(BaseModel):
-    host: str = Field("127.0.0.1", description="the coverage dashboard's address")
+    host: str = Field(
+        "127.0.0.1", description="the dashboard's address; another than loopback needs a password"
+    )
     port: int = Field(8050, description="the coverage dashboard's port")
+    username: str = Field("analyst", description="the dashboard's user, when it has a password")
+    password: SecretStr | None = Field(
+        None, description="the dashboard's password (secret): HTTP basic auth on every page"
+    )
 
 
 class Settings(BaseSettings):
@@ -135,7 +166,7 @@ class Settings(BaseSettings):
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable, value, description) for every knob, secrets masked: `newspipe config`."""
     rows: list[tuple[str, str, str]] = [("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level")]
-    for section in ("kafka", "es", "stack", "ingest", "enrich", "index"):
+    for section in ("kafka", "es", "stack", "ingest", "enrich", "index", "dashboard"):
         model = getattr(settings, section)
         for name, field in type(model).model_fields.items():
             value = getattr(model, name)
@@ -164,4 +195,21 @@ def kafka_client_kwargs(kafka: KafkaSettings) -> dict[str, object]:
         kwargs["sasl_plain_username"] = kafka.sasl_username
         if kafka.sasl_password is not None:
             kwargs["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if (path := getattr(kafka, name)) is not None:
+                kwargs[name] = str(path)
     return kwargs
+
+
+def kafka_ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
+    """The TLS context faust (aiokafka) connects with: the same CA and client certificate as
+    kafka-python's; None without TLS."""
+    if kafka.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+    if kafka.ssl_certfile is not None:
+        context.load_cert_chain(
+            str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+        )
+    return context

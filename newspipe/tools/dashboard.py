@@ -15,6 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html
 
+from newspipe.clients import ConfigError
 from newspipe.config import Settings
 from newspipe.contract import TOPIC_IDS
 from newspipe.tools.coverage import coverage, story
@@ -292,7 +293,38 @@ def _story_page(settings: Settings, story_id: str) -> html.Div:
     )
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def serve(settings: Settings) -> None:
-    create_app(settings).run(
-        host=settings.dashboard.host, port=settings.dashboard.port, debug=False
-    )
+    """Serve on the configured address; anything but loopback only with a password."""
+    cfg = settings.dashboard
+    if cfg.host not in LOOPBACK and cfg.password is None:
+        raise ConfigError(
+            f"the dashboard would listen on {cfg.host}, beyond this machine, without a password:"
+            " set NEWSPIPE_DASHBOARD__PASSWORD (or keep NEWSPIPE_DASHBOARD__HOST=127.0.0.1)"
+        )
+    app = create_app(settings)
+    if cfg.password is not None:
+        _basic_auth(app, cfg.username, cfg.password.get_secret_value())
+    app.run(host=cfg.host, port=cfg.port, debug=False)
+
+
+def _basic_auth(app: Dash, username: str, password: str) -> None:
+    """HTTP basic auth in front of every page, asset and callback."""
+    import hmac
+
+    from flask import Response, request
+
+    def check() -> Response | None:
+        auth = request.authorization
+        ok = (
+            auth is not None
+            and hmac.compare_digest(auth.username or "", username)
+            and hmac.compare_digest(auth.password or "", password)
+        )
+        if ok:
+            return None
+        return Response("login required", 401, {"WWW-Authenticate": 'Basic realm="newspipe"'})
+
+    app.server.before_request(check)

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import faust
 from pydantic import ValidationError
 
-from newspipe.config import Settings, message_max_bytes
+from newspipe.config import Settings, kafka_ssl_context, message_max_bytes
 from newspipe.contract import (
     KIND_ARTICLE,
     KIND_HEADER,
@@ -46,14 +46,17 @@ OFFLOAD_CHARS = 64_000
 def _broker(settings: Settings) -> tuple[str, Any]:
     k = settings.kafka
     url = ";".join(f"kafka://{h}" for h in k.bootstrap.split(","))
-    creds = None
+    context = kafka_ssl_context(k)  # the CA and client certificate kafka-python uses too
+    creds: Any = None
     if k.sasl_mechanism and k.sasl_password is not None:
         creds = faust.SASLCredentials(
             username=k.sasl_username,
             password=k.sasl_password.get_secret_value(),
             mechanism=k.sasl_mechanism,
-            ssl_context=None,
+            ssl_context=context,
         )
+    elif context is not None:
+        creds = faust.SSLCredentials(context)
     return url, creds
 
 

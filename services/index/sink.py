@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartitio
 from kafka.errors import CommitFailedError, RetriableError
 from pydantic import ValidationError
 
-from newspipe.clients import es_client
+from newspipe.clients import es_client, es_refusal
 from newspipe.config import (
     ElasticSettings,
     IndexSettings,
@@ -71,7 +71,10 @@ def kafka_transient(exc: BaseException) -> bool:
 
 
 def es_transient(exc: BaseException) -> bool:
-    """Connection refused/reset, timeouts (TransportError), and 429/5xx answers."""
+    """Connection refused/reset, timeouts (TransportError), and 429/5xx answers; not a refusal
+    of the configuration (bad credentials, an untrusted certificate): waiting cannot fix that."""
+    if es_refusal(exc) is not None:
+        return False
     if isinstance(exc, ApiError):
         return exc.status_code == 429 or exc.status_code >= 500
     return isinstance(exc, ESConnectionError | TransportError)

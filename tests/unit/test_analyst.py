@@ -145,3 +145,25 @@ def test_kibana_objects_reference_only_mapped_aggregatable_fields() -> None:
     dashboard = next(o for o in objects if o["type"] == "dashboard")
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     assert len(panels) == len(dashboard["references"]) == len(objects) - 2
+
+
+def test_the_dashboard_beyond_loopback_needs_a_password() -> None:
+    from pydantic import SecretStr
+
+    from newspipe.clients import ConfigError
+    from newspipe.config import Settings
+    from newspipe.tools.dashboard import _basic_auth, create_app, serve
+
+    settings = Settings()
+    open_wide = settings.model_copy(
+        update={"dashboard": settings.dashboard.model_copy(update={"host": "0.0.0.0"})}
+    )
+    with pytest.raises(ConfigError, match="NEWSPIPE_DASHBOARD__PASSWORD"):
+        serve(open_wide)
+    app = create_app(settings)
+    _basic_auth(app, "analyst", SecretStr("pw-Sabha").get_secret_value())
+    client = app.server.test_client()
+    assert client.get("/").status_code == 401
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.get("/", auth=("analyst", "wrong")).status_code == 401
+    assert client.get("/", auth=("analyst", "pw-Sabha")).status_code == 200

@@ -1,0 +1,192 @@
+"""Kafka over SASL_SSL, for real: a broker of its own (the stack's Kafka jars, KRaft, one node)
+with a SASL_SSL listener, a certificate signed by a CA made here and SCRAM users. The whole
+pipeline (replay, enrich on faust, index) runs a replay through it; a wrong password and an
+untrusted CA each fail at once with a message naming the setting; the password appears in no
+output."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newspipe.clients import es_client
+from newspipe.config import Settings
+from newspipe.tools.stack.kafka import _kafka_java
+from tests.conftest import ROOT, _free_port, require_stack, unique_env
+from tests.integration.test_secured_es import _certificates
+
+CLUSTER_ID = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+PASSWORD = "k4fka-Misrata-77"
+USER = "newspipe"
+
+JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller}
+listeners=INTERNAL://127.0.0.1:{internal},SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=INTERNAL://127.0.0.1:{internal},SASL_SSL://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=INTERNAL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={jaas}
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}
+ssl.keystore.type=PEM
+ssl.keystore.location={folder}/broker.pem
+log.dirs={folder}/data
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+min.insync.replicas=1
+num.partitions=3
+group.initial.rebalance.delay.ms=0
+"""
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(bootstrap, CA file) of a SASL_SSL broker with SCRAM user `newspipe`."""
+    stack = Settings().stack
+    require_stack(Settings())  # the jars are the stack's, fetched by `stack up`
+    folder = tmp_path_factory.mktemp("kafka-sasl-ssl")
+    _certificates(folder)
+    key = (folder / "server.key").read_text()
+    (folder / "broker.pem").write_text(key + (folder / "server.crt").read_text())
+    port, internal, controller = _free_port(), _free_port(), _free_port()
+    props = folder / "server.properties"
+    props.write_text(
+        PROPERTIES.format(
+            port=port, internal=internal, controller=controller, folder=folder, jaas=JAAS
+        )
+    )
+    java = _kafka_java(stack, "384m")
+    scram = f"SCRAM-SHA-256=[name={USER},password={PASSWORD}]"
+    subprocess.run(
+        [*java, "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID,
+         "-c", str(props), "--add-scram", scram, "--add-scram", scram.replace("256", "512")],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    log = (folder / "kafka.out").open("wb")
+    proc = subprocess.Popen(
+        [*java, "kafka.Kafka", str(props)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.3)
+        time.sleep(1)
+        yield f"127.0.0.1:{port}", folder / "ca.crt"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _env(tmp: Path, bootstrap: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        **unique_env(tmp),
+        "NEWSPIPE_KAFKA__BOOTSTRAP": bootstrap,
+        "NEWSPIPE_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+        "NEWSPIPE_KAFKA__SASL_MECHANISM": "SCRAM-SHA-256",
+        "NEWSPIPE_KAFKA__SASL_USERNAME": USER,
+        **extra,
+    }
+
+
+def _newspipe(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newspipe", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_replay_runs_through_sasl_ssl(broker: tuple[str, Path], tmp_path: Path) -> None:
+    bootstrap, ca = broker
+    env = _env(
+        tmp_path,
+        bootstrap,
+        NEWSPIPE_KAFKA__SASL_PASSWORD=PASSWORD,
+        NEWSPIPE_KAFKA__SSL_CAFILE=str(ca),
+    )
+    setup = _newspipe(env, "setup")
+    assert setup.returncode == 0, setup.stderr[-2000:]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    services = [
+        subprocess.Popen(
+            [sys.executable, "-m", "newspipe", name],
+            env=env,
+            stdout=(logs / f"{name}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for name in ("enrich", "index")
+    ]
+    try:
+        replay = _newspipe(env, "replay", str(ROOT / "seeds"))
+        assert replay.returncode == 0 and "published 5, not published 0" in replay.stdout, (
+            replay.stderr[-2000:]
+        )
+        alias = env["NEWSPIPE_ES__ALIAS"]
+        es = es_client(Settings().es)
+        deadline = time.monotonic() + 120
+        count = 0
+        while time.monotonic() < deadline and count < 5:
+            with contextlib.suppress(Exception):
+                es.indices.refresh(index=alias)
+                count = int(es.count(index=alias)["count"])
+            time.sleep(1)
+        assert count == 5, [(p.name, p.read_text()[-1500:]) for p in logs.iterdir()]
+    finally:
+        for proc in services:
+            proc.terminate()
+        for proc in services:
+            proc.wait(timeout=60)
+    config = _newspipe(env, "config")
+    assert "NEWSPIPE_KAFKA__SASL_PASSWORD" in config.stdout
+    docs = es.search(index=alias, size=100, query={"match_all": {}})["hits"]["hits"]
+    output = replay.stdout + replay.stderr + setup.stdout + setup.stderr + config.stdout
+    output += "".join(p.read_text(errors="replace") for p in logs.iterdir())
+    output += json.dumps(docs)
+    assert PASSWORD not in output  # logs, `newspipe config`, indexed documents
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("wrong password", "NEWSPIPE_KAFKA__SASL_PASSWORD"),
+        ("untrusted CA", "NEWSPIPE_KAFKA__SSL_CAFILE"),
+    ],
+)
+def test_a_refused_kafka_configuration_fails_at_once_naming_the_setting(
+    broker: tuple[str, Path], tmp_path: Path, case: str, message: str
+) -> None:
+    bootstrap, ca = broker
+    extra = (
+        {"NEWSPIPE_KAFKA__SASL_PASSWORD": "not-" + PASSWORD, "NEWSPIPE_KAFKA__SSL_CAFILE": str(ca)}
+        if case == "wrong password"
+        else {"NEWSPIPE_KAFKA__SASL_PASSWORD": PASSWORD}
+    )
+    started = time.monotonic()
+    out = _newspipe(_env(tmp_path, bootstrap, **extra), "replay", str(ROOT / "seeds"), timeout=90)
+    assert out.returncode != 0 and message in out.stderr, out.stderr[-1500:]
+    assert time.monotonic() - started < 60
+    assert PASSWORD not in out.stdout + out.stderr

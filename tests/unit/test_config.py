@@ -1,0 +1,78 @@
+"""Connection settings for secured clusters: what reaches kafka-python and faust, what is masked,
+and how a refusal is worded (the servers themselves: tests/integration/test_secured_*.py)."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from newspipe.clients import kafka_refusal
+from newspipe.config import (
+    KafkaSettings,
+    Settings,
+    describe,
+    kafka_client_kwargs,
+    kafka_ssl_context,
+)
+
+CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def test_sasl_ssl_settings_reach_kafka_python_and_faust() -> None:
+    kafka = KafkaSettings(
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="u",
+        sasl_password="p",  # type: ignore[arg-type]
+        ssl_cafile=CA,
+    )
+    kwargs = kafka_client_kwargs(kafka)
+    assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["ssl_cafile"] == str(CA)
+    assert (kwargs["sasl_mechanism"], kwargs["sasl_plain_password"]) == ("SCRAM-SHA-512", "p")
+    context = kafka_ssl_context(kafka)
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_REQUIRED
+    assert kafka_ssl_context(KafkaSettings()) is None
+    assert "ssl_cafile" not in kafka_client_kwargs(KafkaSettings(ssl_cafile=CA))  # PLAINTEXT
+
+
+def test_an_unknown_mechanism_or_protocol_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="SCRAM-SHA-256"):
+        KafkaSettings(sasl_mechanism="SCRAM-SHA-1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="SASL_SSL"):
+        KafkaSettings(security_protocol="TLS")  # type: ignore[arg-type]
+
+
+def test_every_secret_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {
+        "NEWSPIPE_KAFKA__SASL_PASSWORD": "kafka-secret-1",
+        "NEWSPIPE_ES__PASSWORD": "es-secret-2",
+        "NEWSPIPE_ES__API_KEY": "es-key-3",
+        "NEWSPIPE_DASHBOARD__PASSWORD": "dash-secret-4",
+    }
+    for key, value in secrets.items():
+        monkeypatch.setenv(key, value)
+    shown = "\n".join(f"{k} {v} {d}" for k, v, d in describe(Settings()))
+    assert all(key in shown for key in secrets)
+    assert not any(value in shown for value in secrets.values())
+
+
+@pytest.mark.parametrize(
+    "logged,setting",
+    [
+        (
+            "Handshake failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed",
+            "NEWSPIPE_KAFKA__SSL_CAFILE",
+        ),
+        (
+            "Abort ([Error 58] SaslAuthenticationFailedError: Authentication failed",
+            "NEWSPIPE_KAFKA__SASL_PASSWORD",
+        ),
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "NEWSPIPE_KAFKA__SECURITY_PROTOCOL"),
+    ],
+)
+def test_kafka_refusals_name_the_setting(logged: str, setting: str) -> None:
+    reason = kafka_refusal(logged)
+    assert reason is not None and setting in reason
+    assert kafka_refusal("Unable to bootstrap: connection refused") is None  # down, not refused
