@@ -24,7 +24,11 @@ from newspipe.clients import es_client
 from newspipe.config import Settings
 from newspipe.tools.stack.kafka import _kafka_java
 from tests.conftest import ROOT, _free_port, require_stack, unique_env
-from tests.integration.test_secured_es import _certificates
+from tests.integration.test_secured_es import PASSWORD as ES_PASSWORD
+from tests.integration.test_secured_es import USER as ES_USER
+from tests.integration.test_secured_es import _certificates, proxy
+
+__all__ = ["proxy"]  # the fixture: nginx with TLS and basic auth in front of Elasticsearch
 
 CLUSTER_ID = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 PASSWORD = "k4fka-Misrata-77"
@@ -119,13 +123,22 @@ def _newspipe(
     )
 
 
-def test_a_replay_runs_through_sasl_ssl(broker: tuple[str, Path], tmp_path: Path) -> None:
+def test_a_replay_runs_through_sasl_ssl_kafka_and_tls_elasticsearch(
+    broker: tuple[str, Path], proxy: tuple[str, Path, str], tmp_path: Path
+) -> None:
+    """Both secured endpoints at once: Kafka over SASL_SSL (SCRAM), Elasticsearch over HTTPS with
+    basic auth (nginx); `setup`, `replay`, enrich, index and `search` all go through them."""
     bootstrap, ca = broker
+    es_url, es_ca, _ = proxy
     env = _env(
         tmp_path,
         bootstrap,
         NEWSPIPE_KAFKA__SASL_PASSWORD=PASSWORD,
         NEWSPIPE_KAFKA__SSL_CAFILE=str(ca),
+        NEWSPIPE_ES__URL=es_url,
+        NEWSPIPE_ES__USERNAME=ES_USER,
+        NEWSPIPE_ES__PASSWORD=ES_PASSWORD,
+        NEWSPIPE_ES__CA_CERTS=str(es_ca),
     )
     setup = _newspipe(env, "setup")
     assert setup.returncode == 0, setup.stderr[-2000:]
@@ -160,13 +173,17 @@ def test_a_replay_runs_through_sasl_ssl(broker: tuple[str, Path], tmp_path: Path
             proc.terminate()
         for proc in services:
             proc.wait(timeout=60)
+    search = _newspipe(env, "search", "Haddad")
+    assert search.returncode == 0 and "\n(0 shown" not in search.stdout, search.stderr[-1500:]
+    print(f"\n$ newspipe replay seeds\n{replay.stdout}$ newspipe search Haddad\n{search.stdout}")
     config = _newspipe(env, "config")
     assert "NEWSPIPE_KAFKA__SASL_PASSWORD" in config.stdout
     docs = es.search(index=alias, size=100, query={"match_all": {}})["hits"]["hits"]
     output = replay.stdout + replay.stderr + setup.stdout + setup.stderr + config.stdout
+    output += search.stdout + search.stderr
     output += "".join(p.read_text(errors="replace") for p in logs.iterdir())
     output += json.dumps(docs)
-    assert PASSWORD not in output  # logs, `newspipe config`, indexed documents
+    assert PASSWORD not in output and ES_PASSWORD not in output  # logs, config, documents
 
 
 @pytest.mark.parametrize(
