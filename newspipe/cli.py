@@ -25,17 +25,18 @@ class _Main(click.Group):
     naming the setting to change, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from newspipe.clients import ConfigError, es_refusal
+        from newspipe.clients import ConfigError, KafkaLog, es_refusal, kafka_refusal
 
-        try:
-            return super().invoke(ctx)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        except Exception as exc:
-            reason = es_refusal(exc)
-            if reason is None:
-                raise
-            raise click.ClickException(reason) from None
+        with KafkaLog() as kafka_log:  # kafka-python says why it was refused only in its log
+            try:
+                return super().invoke(ctx)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+            except Exception as exc:
+                reason = es_refusal(exc) or kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
+                if reason is None:
+                    raise
+                raise click.ClickException(reason) from None
 
 
 @click.group(cls=_Main)

@@ -75,15 +75,26 @@ def check_es(es: ElasticSettings) -> None:
             raise ConfigError(reason) from None
 
 
-class _Collect(logging.Handler):
-    """kafka-python says why a connection was refused only in its log: keep those lines."""
+class KafkaLog(logging.Handler):
+    """kafka-python says why a connection was refused only in its log: while in a `with` block,
+    keep its warnings and errors (at most MAX_KEPT) to explain a failure."""
+
+    MAX_KEPT = 200
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+        if len(self.lines) < self.MAX_KEPT:
+            self.lines.append(record.getMessage())
+
+    def __enter__(self) -> KafkaLog:
+        logging.getLogger("kafka").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("kafka").removeHandler(self)
 
 
 def kafka_refusal(text: str) -> str | None:
@@ -108,24 +119,20 @@ def kafka_refusal(text: str) -> str | None:
     return None
 
 
-def check_kafka(kafka: KafkaSettings, timeout_ms: int = 5_000) -> None:
+def check_kafka(kafka: KafkaSettings, timeout_ms: int = 10_000) -> None:
     """Raise ConfigError with what to change if the brokers refuse this configuration (TLS trust,
     SASL credentials); brokers that are merely unreachable are not a refusal (callers wait)."""
     from kafka import KafkaAdminClient
 
-    collect = _Collect()
-    logger = logging.getLogger("kafka")
-    logger.addHandler(collect)
-    try:
-        admin = KafkaAdminClient(
-            **kafka_client_kwargs(kafka),
-            request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
-        )
-        admin.close()
-    except Exception as exc:
-        reason = kafka_refusal(" ".join([*collect.lines, str(exc)]))
-        if reason is not None:
-            raise ConfigError(reason) from None
-    finally:
-        logger.removeHandler(collect)
+    with KafkaLog() as kafka_log:
+        try:
+            admin = KafkaAdminClient(
+                **kafka_client_kwargs(kafka),
+                request_timeout_ms=timeout_ms,
+                bootstrap_timeout_ms=timeout_ms,
+            )
+            admin.close()
+        except Exception as exc:
+            reason = kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
+            if reason is not None:
+                raise ConfigError(reason) from None

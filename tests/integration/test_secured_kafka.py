@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
 
 from newspipe.clients import es_client
-from newspipe.config import Settings
+from newspipe.config import Settings, kafka_client_kwargs
 from newspipe.tools.stack.kafka import _kafka_java
 from tests.conftest import ROOT, _free_port, require_stack, unique_env
 from tests.integration.test_secured_es import PASSWORD as ES_PASSWORD
@@ -111,6 +112,15 @@ def _env(tmp: Path, bootstrap: str, **extra: str) -> dict[str, str]:
     }
 
 
+def _settings(env: dict[str, str]) -> Settings:
+    """The Settings a service started with `env` would build."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            if key.startswith("NEWSPIPE_"):
+                patch.setenv(key, value)
+        return Settings()
+
+
 def _newspipe(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -153,7 +163,11 @@ def test_a_replay_runs_through_sasl_ssl_kafka_and_tls_elasticsearch(
         )
         for name in ("enrich", "index")
     ]
+    secured = _settings(env)
     try:
+        producer = KafkaProducer(**kafka_client_kwargs(secured.kafka))
+        producer.send(secured.kafka.raw_topic, key=b"poison", value=b"{not an article").get(30)
+        producer.close()  # a poison message: its dead letter is searched for the secrets too
         replay = _newspipe(env, "replay", str(ROOT / "seeds"))
         assert replay.returncode == 0 and "published 5, not published 0" in replay.stdout, (
             replay.stderr[-2000:]
@@ -176,14 +190,25 @@ def test_a_replay_runs_through_sasl_ssl_kafka_and_tls_elasticsearch(
     search = _newspipe(env, "search", "Haddad")
     assert search.returncode == 0 and "\n(0 shown" not in search.stdout, search.stderr[-1500:]
     print(f"\n$ newspipe replay seeds\n{replay.stdout}$ newspipe search Haddad\n{search.stdout}")
+    letters = [
+        r.value.decode("utf-8", "replace")
+        for r in KafkaConsumer(
+            secured.kafka.dlq_topic,
+            **kafka_client_kwargs(secured.kafka),
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=10_000,
+        )
+    ]
+    assert len(letters) == 1 and "poison" in letters[0]
     config = _newspipe(env, "config")
     assert "NEWSPIPE_KAFKA__SASL_PASSWORD" in config.stdout
     docs = es.search(index=alias, size=100, query={"match_all": {}})["hits"]["hits"]
     output = replay.stdout + replay.stderr + setup.stdout + setup.stderr + config.stdout
-    output += search.stdout + search.stderr
+    output += search.stdout + search.stderr + "".join(letters)
     output += "".join(p.read_text(errors="replace") for p in logs.iterdir())
     output += json.dumps(docs)
-    assert PASSWORD not in output and ES_PASSWORD not in output  # logs, config, documents
+    # logs, `newspipe config`, indexed documents, dead letters
+    assert PASSWORD not in output and ES_PASSWORD not in output
 
 
 @pytest.mark.parametrize(
