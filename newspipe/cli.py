@@ -3,13 +3,13 @@ sub-command that needs them, so `newspipe config` or `newspipe enrich FILE --jso
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +224,8 @@ def _replay_when_ready(settings: Settings, folder: Path) -> None:
 
 
 def _filters(fn: Callable[..., None]) -> Callable[..., None]:
-    """The analyst's filters, shared by `search`, `stories` (and the dashboard's panels)."""
+    """The analyst's filters, shared by `search` and `stories`: seven options, passed to the
+    command as one `filters` (newspipe.tools.query.Filters)."""
     options = [
         click.option("--topic", default=None, help="a topic id (e.g. jmc-5plus5)"),
         click.option("--entity", default=None, help="an actor, place or organisation: any alias"),
@@ -239,31 +240,27 @@ def _filters(fn: Callable[..., None]) -> Callable[..., None]:
             help="only articles on Libya's security track / only those off it (default: both)",
         ),
     ]
+
+    @functools.wraps(fn)
+    def with_filters(*args: Any, **kwargs: Any) -> None:
+        from newspipe.tools.query import Filters
+
+        since, until = kwargs.pop("since"), kwargs.pop("until")
+        filters = Filters(
+            topic=kwargs.pop("topic"),
+            entity=kwargs.pop("entity"),
+            outlet=kwargs.pop("outlet"),
+            lang=kwargs.pop("lang"),
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            on_track=kwargs.pop("on_track"),
+        )
+        fn(*args, filters=filters, **kwargs)
+
+    command: Callable[..., None] = with_filters
     for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _make_filters(
-    topic: str | None,
-    entity: str | None,
-    outlet: str | None,
-    lang: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    on_track: bool | None,
-) -> Any:
-    from newspipe.tools.query import Filters
-
-    return Filters(
-        topic=topic,
-        entity=entity,
-        outlet=outlet,
-        lang=lang,
-        since=since.date() if since else None,
-        until=until.date() if until else None,
-        on_track=on_track,
-    )
+        command = option(command)
+    return command
 
 
 @main.command("search")
@@ -273,26 +270,14 @@ def _make_filters(
 @_filters
 @click.pass_obj
 def search_cmd(
-    settings: Settings,
-    query: str | None,
-    size: int,
-    as_json: bool,
-    topic: str | None,
-    entity: str | None,
-    outlet: str | None,
-    lang: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    on_track: bool | None,
+    settings: Settings, query: str | None, size: int, as_json: bool, filters: Any
 ) -> None:
     """Search (any language and script; a known actor, place or organisation found under any of
     its aliases). Prints title, outlet, date (p: published, i: ingested), language, topics and
     story; with no QUERY, the newest articles the filters keep."""
     from newspipe.tools.query import article_date, search
 
-    hits = search(
-        settings, query, size, _make_filters(topic, entity, outlet, lang, since, until, on_track)
-    )
+    hits = search(settings, query, size, filters)
     if as_json:
         for hit in hits:
             click.echo(orjson.dumps(hit).decode())
@@ -314,22 +299,11 @@ def search_cmd(
 @click.option("--size", default=20, show_default=True)
 @_filters
 @click.pass_obj
-def stories_cmd(
-    settings: Settings,
-    size: int,
-    topic: str | None,
-    entity: str | None,
-    outlet: str | None,
-    lang: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    on_track: bool | None,
-) -> None:
+def stories_cmd(settings: Settings, size: int, filters: Any) -> None:
     """List stories, newest first: size, outlets named by the sources, languages, first and last
     date (publication dates where known, else ingestion: said so), a representative title."""
     from newspipe.tools.query import stories
 
-    filters = _make_filters(topic, entity, outlet, lang, since, until, on_track)
     for s in stories(settings, size, filters):
         click.echo(
             f"{s['story'][:12]}  {s['size']:>3} articles  {s['outlets']:>2} outlets"
