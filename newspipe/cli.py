@@ -86,12 +86,15 @@ def setup_cmd(settings: Settings) -> None:
 
 def _preflight(settings: Settings, *, kafka: bool = True, es: bool = False) -> None:
     """Refused credentials or certificates stop the command with the setting to change (a
-    server merely down is waited for, as before)."""
+    server merely down is waited for, as before). Only where there is something to refuse: a
+    plaintext, anonymous server is not probed, so a service restarted during an outage starts
+    waiting at once (the probe of a server that is down takes its 10 s timeout)."""
     from newspipe.clients import check_es, check_kafka
 
-    if kafka:
+    if kafka and settings.kafka.security_protocol != "PLAINTEXT":
         check_kafka(settings.kafka)
-    if es:
+    secured_es = settings.es.url.startswith("https:") or settings.es.username or settings.es.api_key
+    if es and secured_es:
         check_es(settings.es)
 
 
