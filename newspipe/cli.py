@@ -315,6 +315,17 @@ def stories_cmd(settings: Settings, size: int, filters: Any) -> None:
         )
 
 
+@main.command("status")
+@click.pass_obj
+def status_cmd(settings: Settings) -> None:
+    """The pipeline on one screen: servers, consumer lag per group and partition, documents
+    indexed (the last one, the last minute's), dead letters of the last hour."""
+    from newspipe.tools.status import report
+
+    for line in report(settings):
+        click.echo(line)
+
+
 @main.command("dashboard")
 @click.pass_obj
 def dashboard_cmd(settings: Settings) -> None:

@@ -421,3 +421,21 @@ def test_search_across_scripts_finds_the_same_documents(pipeline: Pipeline) -> N
     }
     assert mentioning and all(ids >= mentioning for ids in found)
     assert found[0] == found[1] == found[2]
+
+
+def test_status_shows_the_pipeline_on_one_screen(pipeline: Pipeline) -> None:
+    def shown() -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "newspipe", "status"],
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        return (
+            out if "total lag: 0" in out and f"indexed: {pipeline.count()} documents" in out else ""
+        )
+
+    out = wait_for(shown, 60, "no lag and every document indexed")
+    assert f"{pipeline.settings.index.group:<24} {pipeline.settings.kafka.enriched_topic}[0]" in out
+    assert "kafka          healthy" in out and "dead letters in the last hour:" in out

@@ -167,3 +167,10 @@ def test_the_dashboard_beyond_loopback_needs_a_password() -> None:
     assert client.get("/_dash-layout").status_code == 401
     assert client.get("/", auth=("analyst", "wrong")).status_code == 401
     assert client.get("/", auth=("analyst", "pw-Sabha")).status_code == 200
+
+
+def test_lag_is_end_minus_committed_and_all_of_it_without_a_commit() -> None:
+    from newspipe.tools.status import lag
+
+    assert lag({"a": 10, "b": None}, {"a": 15, "b": 7, "c": 3}) == {"a": 5, "b": 7, "c": 3}
+    assert lag({"a": 20}, {"a": 15}) == {"a": 0}  # never negative
