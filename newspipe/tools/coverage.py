@@ -10,11 +10,10 @@ histograms and united.
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cache
 from typing import Any
 
 from newspipe.config import Settings
-from newspipe.tools.query import Filters, filtered, search_query
+from newspipe.tools.query import Filters, filtered, gazetteer, search_query
 
 TOP = 15
 WEEK_STORIES = 2000  # story ids collected per week and date kind (exact below that)
@@ -73,6 +72,16 @@ def coverage(
     return summarise(dict(resp))
 
 
+def outlet_names(settings: Settings) -> list[str]:
+    """The outlets the sources name, most articles first (the outlet filter's choices)."""
+    from newspipe.clients import es_client
+
+    resp = es_client(settings.es).search(
+        index=settings.es.alias, size=0, aggs={"outlets": aggregations()["outlets"]}
+    )
+    return [b["key"] for b in resp["aggregations"]["outlets"]["buckets"]]
+
+
 def summarise(resp: dict[str, Any]) -> dict[str, Any]:
     """The dashboard's figures from one aggregation response (pure: unit-tested)."""
     aggs = resp["aggregations"]
@@ -114,16 +123,9 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 3) if whole else 0.0
 
 
-@cache
-def _pack() -> dict[str, Any]:
-    from services.enrich.knowledge import load_gazetteer
-
-    return dict(load_gazetteer().entities)
-
-
 def _actor(entity_id: str, count: int) -> dict[str, Any]:
     """An actor with its canonical name and camp/affiliation from the knowledge pack."""
-    known = _pack().get(entity_id)
+    known = gazetteer().entities.get(entity_id)
     attrs = known.attributes if known else {}
     return {
         "id": entity_id,

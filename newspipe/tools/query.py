@@ -68,7 +68,8 @@ def _es(settings: Settings) -> Any:
 
 
 @cache
-def _gazetteer() -> Any:
+def gazetteer() -> Any:
+    """The knowledge pack, loaded once for the read side (search, filters, dashboard)."""
     from services.enrich.knowledge import load_gazetteer
 
     return load_gazetteer()
@@ -78,7 +79,7 @@ def entity_ids(text: str) -> list[str]:
     """The knowledge pack's entities that `text` names (any alias, script, transliteration)."""
     from services.enrich.entities import resolve_query
 
-    gaz = _gazetteer()
+    gaz = gazetteer()
     return [text] if text in gaz.entities else resolve_query(text, gaz)
 
 

@@ -231,7 +231,8 @@ def _zone_outlet(zone: str, known: Outlets) -> str | None:
     """A parenthesised credit ("(Reuters)", "(QNA)", "(UrduPoint News / Sputnik - ...)", a
     name such as "(Infosplusgabon)"), else an outlet named after the place ("القاهرة - بوابة
     الوسط الخميس ...")."""
-    place_first = _is_place(_pieces(zone)[0]) if _pieces(zone) else False
+    pieces = _pieces(zone)
+    place_first = bool(pieces) and _is_place(pieces[0])
     for inner in (str(m).strip() for m in _PAREN.findall(zone)):
         if (name := known.credited(inner) or known.named_in(inner)) is not None:
             return name

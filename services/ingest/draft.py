@@ -248,10 +248,11 @@ def _check_size(title: str | None, body: str, max_bytes: int | None) -> None:
         raise Unusable(too_large(size, max_bytes, " of article text"))
 
 
-def too_large(size: int, limit: int, detail: str = "") -> str:
+def too_large(size: int, limit: int, detail: str = "", setting: str = MAX_BYTES_SETTING) -> str:
+    """The one wording of a size refusal (inbox.too_large refuses files unread with it)."""
     return (
         f"too large: {size:,} bytes ({size / 2**20:.1f} MB){detail} > limit {limit:,} bytes"
-        f" ({limit / 2**20:.1f} MB); raise {MAX_BYTES_SETTING} to accept it"
+        f" ({limit / 2**20:.1f} MB); raise {setting} to accept it"
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path, PurePath
 
 from newspipe.config import IngestSettings
 from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF
+from services.ingest import draft
 from services.ingest.parse import MAX_BYTES_SETTING, SIDECAR_SUFFIX, SUFFIXES, TEXT_FORMATS
 
 # Names a writer uses while a file is incomplete (browsers, rsync, editors), and dot-files.
@@ -271,13 +272,8 @@ def what_to_read(path: Path, inbox: Path) -> Path | Refused | None:
 
 
 def too_large(size: int, limit: int, setting: str = MAX_BYTES_SETTING) -> str | None:
-    """The reason a file of `size` bytes is refused unread (draft.py words it the same)."""
-    if size <= limit:
-        return None
-    return (
-        f"too large: {size:,} bytes ({size / 2**20:.1f} MB) > limit {limit:,} bytes"
-        f" ({limit / 2**20:.1f} MB); raise {setting} to accept it"
-    )
+    """The reason a file of `size` bytes is refused unread, None when it fits."""
+    return None if size <= limit else draft.too_large(size, limit, setting=setting)
 
 
 class Backoff:

@@ -201,11 +201,14 @@ def test_a_refused_configuration_fails_at_once_naming_the_setting(
         assert PASSWORD not in out.stdout + out.stderr
 
 
-def _newspipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _newspipe(
+    env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """A `newspipe` command run as a user would, with `env` (test_secured_kafka.py uses it too)."""
     return subprocess.run(
         [sys.executable, "-m", "newspipe", *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )

@@ -27,7 +27,7 @@ from newspipe.tools.stack.kafka import _kafka_java
 from tests.conftest import ROOT, _free_port, require_stack, unique_env
 from tests.integration.test_secured_es import PASSWORD as ES_PASSWORD
 from tests.integration.test_secured_es import USER as ES_USER
-from tests.integration.test_secured_es import _certificates, proxy
+from tests.integration.test_secured_es import _certificates, _newspipe, proxy
 
 __all__ = ["proxy"]  # the fixture: nginx with TLS and basic auth in front of Elasticsearch
 
@@ -121,18 +121,6 @@ def _settings(env: dict[str, str]) -> Settings:
         return Settings()
 
 
-def _newspipe(
-    env: dict[str, str], *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "newspipe", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_a_replay_runs_through_sasl_ssl_kafka_and_tls_elasticsearch(
     broker: tuple[str, Path], proxy: tuple[str, Path, str], tmp_path: Path
 ) -> None:
@@ -150,7 +138,7 @@ def test_a_replay_runs_through_sasl_ssl_kafka_and_tls_elasticsearch(
         NEWSPIPE_ES__PASSWORD=ES_PASSWORD,
         NEWSPIPE_ES__CA_CERTS=str(es_ca),
     )
-    setup = _newspipe(env, "setup")
+    setup = _newspipe(env, "setup", timeout=120)
     assert setup.returncode == 0, setup.stderr[-2000:]
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -168,7 +156,7 @@ def test_a_replay_runs_through_sasl_ssl_kafka_and_tls_elasticsearch(
         producer = KafkaProducer(**kafka_client_kwargs(secured.kafka))
         producer.send(secured.kafka.raw_topic, key=b"poison", value=b"{not an article").get(30)
         producer.close()  # a poison message: its dead letter is searched for the secrets too
-        replay = _newspipe(env, "replay", str(ROOT / "seeds"))
+        replay = _newspipe(env, "replay", str(ROOT / "seeds"), timeout=120)
         assert replay.returncode == 0 and "published 5, not published 0" in replay.stdout, (
             replay.stderr[-2000:]
         )
