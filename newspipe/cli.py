@@ -150,7 +150,8 @@ def index_cmd(settings: Settings) -> None:
 
     _preflight(settings, es=True)
     limit = message_max_bytes(settings.ingest)
-    Sink(settings.kafka, settings.es, settings.index, limit, _stop_on_signals()).run()
+    stop = _stop_on_signals()
+    Sink(settings.kafka, settings.es, settings.index, limit, stop, settings.alert).run()
 
 
 @main.command("enrich")
@@ -203,7 +204,7 @@ def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
     exe = [sys.executable, "-m", "newspipe"]
     children = [
         Child(name, lambda name=name: subprocess.Popen([*exe, name]))  # type: ignore[misc]
-        for name in ("index", "enrich", "ingest", "dashboard")
+        for name in ("index", "enrich", "ingest", "notify", "dashboard")
     ]
     stop = _stop_on_signals()
     if replay_dir is not None:
@@ -326,6 +327,199 @@ def status_cmd(settings: Settings) -> None:
         click.echo(line)
 
 
+@main.command("notify")
+@click.pass_obj
+def notify_cmd(settings: Settings) -> None:
+    """Consume news.alerts and POST each alert to its watch's webhook (retried, then
+    dead-lettered with the reason)."""
+    from newspipe.config import message_max_bytes
+    from services.notify.loop import Notifier
+
+    _preflight(settings, es=True)
+    limit = message_max_bytes(settings.ingest)
+    Notifier(settings.kafka, settings.es, settings.alert, limit, _stop_on_signals()).run()
+
+
+@main.group("watch")
+def watch_group() -> None:
+    """Standing queries: a watch raises an alert when something new happens on what it watches
+    (`newspipe alerts` prints them)."""
+
+
+def _watch_errors(fn: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> None:
+        from newspipe.tools.watches import WatchError
+
+        try:
+            fn(*args, **kwargs)
+        except WatchError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapped
+
+
+@watch_group.command("add")
+@click.argument("name")
+@click.option("--query", "text", default=None, help="words, as `newspipe search` takes them")
+@click.option("--topic", "topics", multiple=True, help="a topic id (repeatable: any of them)")
+@click.option(
+    "--entity",
+    "entities",
+    multiple=True,
+    help="an actor, place or organisation, any alias or script (repeatable: any of them)",
+)
+@click.option("--outlet", "outlets", multiple=True, help="an outlet (repeatable)")
+@click.option("--lang", "languages", multiple=True, help="a language code (repeatable)")
+@click.option("--on-track", is_flag=True, help="only articles on Libya's security track")
+@click.option(
+    "--trigger",
+    type=click.Choice(["new-story", "growth", "new-language"]),
+    default="new-story",
+    show_default=True,
+    help="new-story: every story new to the watch; growth: a story reaching --articles or "
+    "--outlets within --window hours; new-language: a story's first report in another language",
+)
+@click.option("--articles", type=int, default=None, help="growth: articles within the window")
+@click.option("--outlets", "outlet_count", type=int, default=None, help="growth: outlets within")
+@click.option("--window", type=float, default=24.0, show_default=True, help="growth: hours")
+@click.option("--webhook", default=None, help="also POST each alert (JSON) to this URL")
+@click.option("--replace", is_flag=True, help="redefine a watch of that name")
+@click.pass_obj
+@_watch_errors
+def watch_add(
+    settings: Settings,
+    name: str,
+    text: str | None,
+    topics: tuple[str, ...],
+    entities: tuple[str, ...],
+    outlets: tuple[str, ...],
+    languages: tuple[str, ...],
+    on_track: bool,
+    trigger: str,
+    articles: int | None,
+    outlet_count: int | None,
+    window: float,
+    webhook: str | None,
+    replace: bool,
+) -> None:
+    """Add the watch NAME: what it watches (all the options given must match; a repeated option
+    matches any of its values) and when it speaks."""
+    from pydantic import ValidationError
+
+    from newspipe.contract import Trigger
+    from newspipe.tools.watches import WatchError, add, compile_watch, describe
+
+    try:
+        when = Trigger(
+            kind=trigger,
+            articles=articles,
+            outlets=outlet_count,
+            window_hours=window,
+        )
+        watch = compile_watch(
+            name, text, topics, entities, outlets, languages, on_track, when, webhook
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise WatchError(f"invalid watch: {first['loc']}: {first['msg']}") from None
+    add(settings, watch, replace)
+    click.echo(f"watch {name}: {describe(watch)}")
+
+
+@watch_group.command("list")
+@click.pass_obj
+def watch_list(settings: Settings) -> None:
+    """Every watch, one line each."""
+    from newspipe.tools.watches import all_watches, describe
+
+    watches = all_watches(settings)
+    for watch in watches:
+        click.echo(f"{watch.name:<20} {describe(watch)}")
+    if not watches:
+        click.echo("no watches (add one with `newspipe watch add NAME --topic ...`)")
+
+
+@watch_group.command("show")
+@click.argument("name")
+@click.pass_obj
+@_watch_errors
+def watch_show(settings: Settings, name: str) -> None:
+    """The watch NAME in full, its compiled query included (the webhook by host only)."""
+    from newspipe.tools.watches import describe, get
+    from services.notify.core import redact
+
+    watch = get(settings, name)
+    data = watch.model_dump(mode="json")
+    if watch.webhook:
+        data["webhook"] = redact(watch.webhook)
+    click.echo(f"{name}: {describe(watch)}")
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+@watch_group.command("remove")
+@click.argument("name")
+@click.pass_obj
+@_watch_errors
+def watch_remove(settings: Settings, name: str) -> None:
+    """Remove the watch NAME (its alerts stay in the alerts index)."""
+    from newspipe.tools.watches import remove
+
+    remove(settings, name)
+    click.echo(f"watch {name} removed")
+
+
+@watch_group.command("test")
+@click.argument("name")
+@click.option("--since", default="7d", show_default=True, help="7d, 12h, 30m or YYYY-MM-DD")
+@click.pass_obj
+@_watch_errors
+def watch_test(settings: Settings, name: str, since: str) -> None:
+    """Replay the watch NAME's trigger over the articles indexed since --since, in the order
+    they arrived: the alerts it would have raised. Nothing is written or sent."""
+    from newspipe.tools.watches import alert_lines, backtest, get, parse_since
+
+    watch = get(settings, name)
+    alerts = backtest(settings, watch, parse_since(since))
+    for alert in alerts:
+        for line in alert_lines(alert.model_dump(mode="json")):
+            click.echo(line)
+    click.echo(f"({len(alerts)} alert(s) would have been raised since {since}; none sent)")
+
+
+@main.command("alerts")
+@click.option("--follow", is_flag=True, help="keep printing alerts as they are raised")
+@click.option("--watch", "watch_name", default=None, help="only this watch's alerts")
+@click.option("--size", default=20, show_default=True, help="how many of the latest to show")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per alert")
+@click.pass_obj
+def alerts_cmd(
+    settings: Settings, follow: bool, watch_name: str | None, size: int, as_json: bool
+) -> None:
+    """The watches' alerts, oldest first: when, which watch, which trigger, which story and
+    articles, and why."""
+    from newspipe.tools.watches import alert_lines, recent
+    from newspipe.tools.watches import follow as follow_alerts
+
+    alerts = (
+        follow_alerts(settings, watch_name, size) if follow else recent(settings, size, watch_name)
+    )
+    shown = 0
+    try:
+        for alert in alerts:
+            alert.pop("_sort", None)
+            shown += 1
+            if as_json:
+                click.echo(orjson.dumps(alert).decode())
+            else:
+                for line in alert_lines(alert):
+                    click.echo(line)
+    except KeyboardInterrupt:
+        return
+    if not follow and not as_json:
+        click.echo(f"({shown} alert(s))")
+
+
 @main.command("dashboard")
 @click.pass_obj
 def dashboard_cmd(settings: Settings) -> None:
@@ -383,7 +577,7 @@ def dlq_group() -> None:
     """Inspect and replay the dead-letter topic (news.dlq)."""
 
 
-_STAGES = click.Choice(["ingest", "enrich", "index"])
+_STAGES = click.Choice(["ingest", "enrich", "index", "notify"])
 
 
 @dlq_group.command("list")

@@ -7,6 +7,9 @@ import logging
 
 from elastic_transport import TlsError
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
+from elasticsearch.exceptions import ConnectionError as ESConnectionError
+from elasticsearch.exceptions import TransportError
+from kafka.errors import RetriableError
 
 from newspipe.config import ElasticSettings, KafkaSettings, kafka_client_kwargs
 
@@ -136,3 +139,19 @@ def check_kafka(kafka: KafkaSettings, timeout_ms: int = 10_000) -> None:
             reason = kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
             if reason is not None:
                 raise ConfigError(reason) from None
+
+
+def kafka_transient(exc: BaseException) -> bool:
+    """Broker away, coordinator moving, timeouts: wait and retry (a KafkaError that is not
+    retriable, e.g. a message over the limit, is a bug in our limits and must surface)."""
+    return isinstance(exc, RetriableError)
+
+
+def es_transient(exc: BaseException) -> bool:
+    """Connection refused/reset, timeouts (TransportError), and 429/5xx answers; not a refusal
+    of the configuration (bad credentials, an untrusted certificate): waiting cannot fix that."""
+    if es_refusal(exc) is not None:
+        return False
+    if isinstance(exc, ApiError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, ESConnectionError | TransportError)

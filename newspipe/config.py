@@ -42,6 +42,7 @@ class KafkaSettings(BaseModel):
     )
     enriched_topic: str = Field("news.enriched", description="topic of enriched documents")
     dlq_topic: str = Field("news.dlq", description="dead-letter topic (message + reason)")
+    alerts_topic: str = Field("news.alerts", description="topic of the watches' alerts")
     partitions: int = Field(3, description="partitions of news.raw and news.enriched")
 
 
@@ -148,6 +149,19 @@ class DashboardSettings(BaseModel):
     )
 
 
+class AlertSettings(BaseModel):
+    """Standing queries (`newspipe watch`): evaluated by the indexer after each batch, alerts
+    delivered to news.alerts, the alerts index and, per watch, a webhook (`newspipe notify`)."""
+
+    watches_index: str = Field("newspipe-watches", description="index of the watches")
+    alerts_index: str = Field("newspipe-alerts", description="index of the alerts raised")
+    group: str = Field("newspipe-notify", description="consumer group of the webhook sender")
+    webhook_attempts: int = Field(
+        5, ge=1, description="POSTs of an alert to its webhook before it is dead-lettered"
+    )
+    webhook_timeout: float = Field(10.0, description="seconds to wait for a webhook's answer")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSPIPE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -161,12 +175,22 @@ class Settings(BaseSettings):
     enrich: EnrichSettings = EnrichSettings()
     index: IndexSettings = IndexSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    alert: AlertSettings = AlertSettings()
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable, value, description) for every knob, secrets masked: `newspipe config`."""
     rows: list[tuple[str, str, str]] = [("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level")]
-    for section in ("kafka", "es", "stack", "ingest", "enrich", "index", "dashboard"):
+    for section in (
+        "kafka",
+        "es",
+        "stack",
+        "ingest",
+        "enrich",
+        "index",
+        "dashboard",
+        "alert",
+    ):
         model = getattr(settings, section)
         for name, field in type(model).model_fields.items():
             value = getattr(model, name)

@@ -180,7 +180,7 @@ RECORD_OVERHEAD = 2**16
 class DeadLetter(_Model):
     """What any stage sends to news.dlq: the original bytes and why they failed."""
 
-    stage: Literal["ingest", "enrich", "index"]
+    stage: Literal["ingest", "enrich", "index", "notify"]
     reason: str
     topic: str | None = None
     partition: int | None = None
@@ -195,7 +195,7 @@ class DeadLetter(_Model):
     @classmethod
     def of(
         cls,
-        stage: Literal["ingest", "enrich", "index"],
+        stage: Literal["ingest", "enrich", "index", "notify"],
         reason: str,
         message: Any,
     ) -> DeadLetter:
@@ -249,3 +249,59 @@ class LinkUpdate(_Model):
 KIND_HEADER = "kind"
 KIND_ARTICLE = b"article"
 KIND_LINK_UPDATE = b"link-update"
+
+
+TriggerKind = Literal["new-story", "growth", "new-language"]
+
+
+class Trigger(_Model):
+    """When a watch speaks: a story new to it; a story that grows by `articles` articles or
+    `outlets` outlets within `window_hours`; the first report of a story in another language."""
+
+    kind: TriggerKind = "new-story"
+    articles: int | None = Field(None, ge=1, description="growth: this many articles in the window")
+    outlets: int | None = Field(None, ge=1, description="growth: this many outlets in the window")
+    window_hours: float = Field(24.0, gt=0, description="growth: the window, in hours")
+
+
+class Watch(_Model):
+    """A standing query, stored in Elasticsearch (the watches index) where every service sees it.
+    `query` is the compiled Elasticsearch query (the CLI resolves the entities and the search
+    syntax once, when the watch is added); the other fields say what the analyst asked for."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    text: str | None = Field(None, description="the query as typed (newspipe search syntax)")
+    topics: list[str] = Field(default_factory=list)
+    entities: list[str] = Field(default_factory=list, description="canonical entity ids")
+    entity_names: dict[str, str] = Field(
+        default_factory=dict, description="canonical id -> display name, for explanations"
+    )
+    outlets: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    on_track: bool = False
+    trigger: Trigger = Field(default_factory=Trigger)
+    webhook: str | None = Field(None, description="POST each alert here (may carry a token)")
+    query: dict[str, Any] = Field(description="the Elasticsearch query the watch runs")
+    created_at: datetime
+
+
+class Alert(_Model):
+    """What a watch says, on news.alerts and in the alerts index: one per watch, story and
+    trigger (per language for new-language), whatever the copies, corrections and replays."""
+
+    id: str = Field(description="alert_id(watch, story, trigger, language): the dedup key")
+    watch: str
+    trigger: TriggerKind
+    story: str
+    articles: list[str] = Field(description="the new articles that fired it")
+    titles: list[str] = Field(default_factory=list)
+    language: str | None = Field(None, description="new-language: the story's new language")
+    why: list[str] = Field(description="what matched, the growth figures")
+    figures: dict[str, float] = Field(default_factory=dict)
+    story_size: int = Field(0, description="articles in the story when the alert was raised")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def alert_id(watch: str, story: str, trigger: str, language: str | None = None) -> str:
+    key = "\x1f".join([watch, story, trigger, language or ""])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]

@@ -67,7 +67,8 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=FORMAT)
     collapse_repeats(logging.getLogger())
     # Client libraries log every connection at INFO; their warnings still show (collapsed).
-    for noisy in ("kafka", "aiokafka", "urllib3"):
+    # httpx logs every request with its full URL, and a webhook's path often carries a token.
+    for noisy in ("kafka", "aiokafka", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The ES client logs each retried request with a traceback; our own line says it is waiting.
     logging.getLogger("elastic_transport").setLevel(logging.ERROR)

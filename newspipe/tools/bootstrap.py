@@ -28,13 +28,15 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
         k.link_topic: size,
         k.enriched_topic: size,
         k.dlq_topic: {**size, "retention.ms": str(DLQ_RETENTION_MS)},
+        k.alerts_topic: size,
     }
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
     k, configs = settings.kafka, topic_configs(settings)
     partitions = {k.raw_topic: k.partitions, k.enriched_topic: k.partitions}
-    # news.link and news.dlq have one partition: the link stage sees the whole archive
+    # news.link, news.dlq and news.alerts have one partition: the link stage sees the whole
+    # archive, and alerts keep their order
     return [
         NewTopic(name, partitions.get(name, 1), 1, topic_configs=c) for name, c in configs.items()
     ]
@@ -64,10 +66,12 @@ def create_topics(settings: Settings) -> None:
 
 def prepare(settings: Settings) -> None:
     from newspipe.clients import es_client
-    from services.index.schema import install
+    from services.index.schema import install, install_alerting
 
     create_topics(settings)
-    install(es_client(settings.es), settings.es.alias, settings.es.index)
+    es = es_client(settings.es)
+    install(es, settings.es.alias, settings.es.index)
+    install_alerting(es, settings.alert.watches_index, settings.alert.alerts_index)
 
 
 def wait_for_group(settings: Settings, timeout: float) -> None:

@@ -1,5 +1,5 @@
 """`newspipe status`: the whole pipeline on one screen: the local servers, consumer lag per group
-and partition (the enrich app, the indexer), the documents indexed and the last one, the rate
+and partition (the enrich app, the indexer, the webhook sender), the documents indexed and the last one, the rate
 over the last minute, and the dead letters of the last hour."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def consumer_lag(settings: Settings) -> list[dict[str, Any]]:
     groups = {
         settings.enrich.app_id: [k.raw_topic, k.link_topic],
         settings.index.group: [k.enriched_topic],
+        settings.alert.group: [k.alerts_topic],
     }
     admin = KafkaAdminClient(**kafka_client_kwargs(k))
     consumer = KafkaConsumer(**kafka_client_kwargs(k), group_id=None, enable_auto_commit=False)

@@ -15,7 +15,8 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 log = logging.getLogger("newspipe.index")
-TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "elasticsearch" / "template.json"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "elasticsearch"
+TEMPLATE_FILE = DEPLOY / "template.json"
 LANGUAGE_ANALYZERS = {"en": "english", "fr": "french", "ar": "arabic"}
 
 
@@ -58,3 +59,15 @@ def install(es: Elasticsearch, alias: str, index: str) -> bool:
     es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
     log.info("index %s (alias %s) ready; language analyzers: %s", index, alias, languages)
     return languages
+
+
+def install_alerting(es: Elasticsearch, watches: str, alerts: str) -> None:
+    """The watches and alerts indices (deploy/elasticsearch/{watches,alerts}.json); idempotent,
+    and an index made by an older version gets the fields added since."""
+    for index, name in ((watches, "watches"), (alerts, "alerts")):
+        mappings = json.loads((DEPLOY / f"{name}.json").read_text("utf-8"))["mappings"]
+        if es.indices.exists(index=index):
+            es.indices.put_mapping(index=index, properties=mappings["properties"])
+        else:
+            es.indices.create(index=index, mappings=mappings, settings={"number_of_replicas": 0})
+    es.cluster.health(index=[watches, alerts], wait_for_status="yellow", timeout="30s")

@@ -18,13 +18,13 @@ from typing import Any
 
 from elasticsearch import helpers as es_helpers
 from elasticsearch.exceptions import ApiError, TransportError
-from elasticsearch.exceptions import ConnectionError as ESConnectionError
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError, RetriableError
+from kafka.errors import CommitFailedError
 from pydantic import ValidationError
 
-from newspipe.clients import es_client, es_refusal
+from newspipe.clients import es_client, es_transient, kafka_transient
 from newspipe.config import (
+    AlertSettings,
     ElasticSettings,
     IndexSettings,
     KafkaSettings,
@@ -32,6 +32,7 @@ from newspipe.config import (
 )
 from newspipe.contract import KIND_HEADER, DeadLetter
 from newspipe.obs import Dependency
+from services.index.alerting import Alerter
 from services.index.core import classify, describe_error, to_action
 
 log = logging.getLogger("newspipe.index")
@@ -64,22 +65,6 @@ def _dead(msg: Any, reason: str) -> DeadLetter:
     return DeadLetter.of("index", reason, msg)
 
 
-def kafka_transient(exc: BaseException) -> bool:
-    """Broker away, coordinator moving, timeouts: wait and retry (a KafkaError that is not
-    retriable, e.g. a message over the limit, is a bug in our limits and must surface)."""
-    return isinstance(exc, RetriableError)
-
-
-def es_transient(exc: BaseException) -> bool:
-    """Connection refused/reset, timeouts (TransportError), and 429/5xx answers; not a refusal
-    of the configuration (bad credentials, an untrusted certificate): waiting cannot fix that."""
-    if es_refusal(exc) is not None:
-        return False
-    if isinstance(exc, ApiError):
-        return exc.status_code == 429 or exc.status_code >= 500
-    return isinstance(exc, ESConnectionError | TransportError)
-
-
 def fill_batch(
     poll: Callable[[int], dict[TopicPartition, list[Any]]],
     records: dict[TopicPartition, list[Any]],
@@ -110,8 +95,10 @@ class Sink:
         cfg: IndexSettings,
         limit: int,
         stop: threading.Event | None = None,
+        alert: AlertSettings | None = None,
     ) -> None:
-        """`limit`: the Kafka message limit (`message_max_bytes`): fetch sizes and dead letters."""
+        """`limit`: the Kafka message limit (`message_max_bytes`): fetch sizes and dead letters;
+        `alert`: where the watches are, and where their alerts go."""
         self.kafka, self.cfg, self.index, self.limit = kafka, cfg, es.alias, limit
         self.stop = stop or threading.Event()
         self.es = es_client(es)
@@ -122,6 +109,15 @@ class Sink:
             lambda: KafkaProducer(**kafka_client_kwargs(kafka), acks="all", max_request_size=limit),
             kafka_transient,
             self.stop,
+        )
+        alert = alert or AlertSettings()
+        self.alerter = Alerter(
+            self.es,
+            self.producer,
+            self.index,
+            alert.watches_index,
+            alert.alerts_index,
+            kafka.alerts_topic,
         )
 
     def _consumer(self) -> KafkaConsumer:
@@ -168,12 +164,24 @@ class Sink:
         if self.stop.is_set():
             return  # stopped while waiting: nothing is committed, the batch is read again
         self.broker.call(lambda: self._send_dead(batch.dead), kafka_transient, self.stop)
+        self._alert([a["_id"] for a in batch.actions])
         self._commit(batch.offsets)
         log.info(
             "batch: %d indexed, %d dead-lettered, %.0f ms",
             written,
             len(batch.dead),
             (time.perf_counter() - started) * 1000,
+        )
+
+    def _alert(self, ids: list[str]) -> None:
+        """The watches over the batch, after its write and before its commit (see alerting):
+        an outage of either server is waited out, the whole evaluation then run again."""
+        if self.stop.is_set():
+            return
+        self.search.call(
+            lambda: self.alerter.after_batch(ids),
+            lambda exc: es_transient(exc) or kafka_transient(exc),
+            self.stop,
         )
 
     def _send_dead(self, letters: list[DeadLetter]) -> None:

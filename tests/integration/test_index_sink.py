@@ -56,7 +56,7 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
         producer.send(s.kafka.enriched_topic, key=b"k", value=value, headers=[(KIND_HEADER, kind)])
     producer.flush()
 
-    sink = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest))
+    sink = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest), alert=s.alert)
     _drain(sink)
     sink.es.indices.refresh(index=s.es.alias)
     assert sink.es.count(index=s.es.alias)["count"] == 1  # the same article twice: one document
@@ -74,7 +74,7 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
     sink.consumer.close()
 
     # A restarted indexer resumes after the committed offsets: nothing left to read.
-    again = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest))
+    again = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest), alert=s.alert)
     # Several polls: the first ones may only be the group join; any record would show up after it.
     assert not any(again.consumer.poll(timeout_ms=2000).values() for _ in range(5))
     again.stop.set()
