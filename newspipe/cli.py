@@ -44,7 +44,7 @@ class _Main(click.Group):
 def main(ctx: click.Context) -> None:
     """newspipe: files -> Kafka -> enrich (faust) -> Elasticsearch, for Libya's security track."""
     settings = Settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format, ctx.invoked_subcommand or "newspipe")
     ctx.obj = settings
 
 
@@ -98,6 +98,20 @@ def _preflight(settings: Settings, *, kafka: bool = True, es: bool = False) -> N
         check_es(settings.es)
 
 
+def _ops_endpoint(settings: Settings, service: str, lag: bool = False) -> None:
+    """The service's /metrics, /healthz and /readyz; the ingest one also carries every consumer
+    group's lag (ingest consumes nothing, so it stays up when a consumer stalls)."""
+    from newspipe import ops
+
+    if lag:
+        from prometheus_client import REGISTRY
+
+        from newspipe.lag import consumer_lag
+
+        REGISTRY.register(ops.Lag(lambda: consumer_lag(settings)))
+    ops.serve(service, settings.ops.host, settings.ops.port(service))
+
+
 @stack.command("down")
 @click.option(
     "--only",
@@ -138,6 +152,7 @@ def ingest_cmd(settings: Settings) -> None:
     from services.ingest.watch import watch
 
     _preflight(settings)
+    _ops_endpoint(settings, "ingest", lag=True)
     watch(settings.kafka, settings.ingest, _stop_on_signals())
 
 
@@ -149,6 +164,7 @@ def index_cmd(settings: Settings) -> None:
     from services.index.sink import Sink
 
     _preflight(settings, es=True)
+    _ops_endpoint(settings, "index")
     limit = message_max_bytes(settings.ingest)
     stop = _stop_on_signals()
     Sink(settings.kafka, settings.es, settings.index, limit, stop, settings.alert).run()
@@ -169,6 +185,7 @@ def enrich_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> No
     from services.enrich.app import Worker, create_app
 
     _preflight(settings)
+    _ops_endpoint(settings, "enrich")
     settings.enrich.datadir.parent.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = Worker(app, loglevel=settings.log_level.lower())
@@ -202,8 +219,13 @@ def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
     from newspipe.tools.supervise import Child, supervise
 
     exe = [sys.executable, "-m", "newspipe"]
+    ops = settings.ops
     children = [
-        Child(name, lambda name=name: subprocess.Popen([*exe, name]))  # type: ignore[misc]
+        Child(
+            name,
+            lambda name=name: subprocess.Popen([*exe, name]),  # type: ignore[misc]
+            health_url=None if name == "dashboard" else f"http://{ops.host}:{ops.port(name)}",
+        )
         for name in ("index", "enrich", "ingest", "notify", "dashboard")
     ]
     stop = _stop_on_signals()
@@ -336,6 +358,7 @@ def notify_cmd(settings: Settings) -> None:
     from services.notify.loop import Notifier
 
     _preflight(settings, es=True)
+    _ops_endpoint(settings, "notify")
     limit = message_max_bytes(settings.ingest)
     Notifier(settings.kafka, settings.es, settings.alert, limit, _stop_on_signals()).run()
 

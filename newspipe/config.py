@@ -162,12 +162,28 @@ class AlertSettings(BaseModel):
     webhook_timeout: float = Field(10.0, description="seconds to wait for a webhook's answer")
 
 
+class OpsSettings(BaseModel):
+    """Each service's metrics and health endpoint (/metrics, /healthz, /readyz)."""
+
+    host: str = Field("127.0.0.1", description="address of every service's metrics endpoint")
+    ingest_port: int = Field(9461, description="ingest's metrics and health port")
+    enrich_port: int = Field(9462, description="enrich's metrics and health port")
+    index_port: int = Field(9463, description="index's metrics and health port")
+    notify_port: int = Field(9464, description="notify's metrics and health port")
+
+    def port(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSPIPE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
     )
 
     log_level: str = Field("INFO", description="logging level")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one object per line (time, level, service, stage...)"
+    )
     kafka: KafkaSettings = KafkaSettings()
     es: ElasticSettings = ElasticSettings()
     stack: StackSettings = StackSettings()
@@ -176,11 +192,15 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     dashboard: DashboardSettings = DashboardSettings()
     alert: AlertSettings = AlertSettings()
+    ops: OpsSettings = OpsSettings()
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable, value, description) for every knob, secrets masked: `newspipe config`."""
-    rows: list[tuple[str, str, str]] = [("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level")]
+    rows: list[tuple[str, str, str]] = [
+        ("NEWSPIPE_LOG_LEVEL", settings.log_level, "logging level"),
+        ("NEWSPIPE_LOG_FORMAT", settings.log_format, "text or json"),
+    ]
     for section in (
         "kafka",
         "es",
@@ -190,6 +210,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         "index",
         "dashboard",
         "alert",
+        "ops",
     ):
         model = getattr(settings, section)
         for name, field in type(model).model_fields.items():

@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import orjson
 from tenacity import Retrying, retry_if_exception, wait_exponential
+
+from newspipe.ops import DEPENDENCY_UP, HEALTH, OUTAGE_SECONDS, RETRIES
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 T = TypeVar("T")
@@ -63,8 +66,51 @@ def collapse_repeats(logger: logging.Logger) -> None:
             handler.addFilter(_Repeats())
 
 
-def setup_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, service, stage, logger, message, and the
+    article, alert or file a line is about when the caller says so (`extra={"article": id}`).
+    Settings are never logged whole, so no secret reaches a line (clients.py, config.describe)."""
+
+    FIELDS = ("article", "alert", "file")
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.name
+        stage = name.split(".")[1] if name.startswith("newspipe.") else name.split(".")[0]
+        out: dict[str, object] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "service": self.service,
+            "stage": stage,
+            "logger": name,
+            "message": record.getMessage(),
+        }
+        for key in self.FIELDS:
+            if key in record.__dict__:
+                out[key] = record.__dict__[key]
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+_FORMATTER: logging.Formatter = logging.Formatter(FORMAT)
+
+
+def use_format(logger: logging.Logger) -> None:
+    """Put the chosen format on the logger's handlers (again after faust replaced them)."""
+    for handler in logger.handlers:
+        handler.setFormatter(_FORMATTER)
+
+
+def setup_logging(level: str, fmt: str = "text", service: str = "newspipe") -> None:
+    global _FORMATTER
+    _FORMATTER = JsonFormatter(service) if fmt == "json" else logging.Formatter(FORMAT)
     logging.basicConfig(level=level.upper(), format=FORMAT)
+    use_format(logging.getLogger())
     collapse_repeats(logging.getLogger())
     # Client libraries log every connection at INFO; their warnings still show (collapsed).
     # httpx logs every request with its full URL, and a webhook's path often carries a token.
@@ -84,13 +130,17 @@ class Dependency:
         self.down_since: float | None = None
 
     def lost(self, exc: BaseException) -> None:
+        RETRIES.labels(self.name).inc()
+        DEPENDENCY_UP.labels(self.name).set(0)
         if self.down_since is None:
             self.down_since = time.monotonic()
             self.log.warning("%s unreachable (%s): waiting", self.name, _short(exc))
 
     def back(self) -> None:
+        DEPENDENCY_UP.labels(self.name).set(1)
         if self.down_since is not None:
             waited = time.monotonic() - self.down_since
+            OUTAGE_SECONDS.labels(self.name).inc(waited)
             self.down_since = None
             self.log.info("%s reachable again after %.0f s", self.name, waited)
 
@@ -125,4 +175,8 @@ def _short(exc: BaseException) -> str:
 
 
 def _wait(stop: threading.Event, seconds: float) -> None:
-    stop.wait(seconds)
+    """Sleep between retries; the loop stays alive (liveness) while it waits for a server."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        HEALTH.beat()
+        stop.wait(min(5.0, left))

@@ -20,6 +20,7 @@ from newspipe.contract import Dedup, EnrichedArticle, Entity, RawArticle, Source
 from services.enrich.dedup import signature
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("INGEST", "ENRICH", "INDEX", "NOTIFY")  # each with its metrics and health port
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -72,6 +73,7 @@ def unique_env(tmp: Path) -> dict[str, str]:
         "NEWSPIPE_ENRICH__DATADIR": str(tmp / "faust"),
         "NEWSPIPE_ENRICH__WEB_PORT": str(_free_port()),
         "NEWSPIPE_DASHBOARD__PORT": str(_free_port()),
+        **{f"NEWSPIPE_OPS__{name}_PORT": str(_free_port()) for name in SERVICES},
         "NEWSPIPE_INDEX__GROUP": f"newspipe-index-{uid}",
         "NEWSPIPE_INGEST__INBOX": str(tmp / "inbox"),
         "NEWSPIPE_INGEST__PROCESSED": str(tmp / "processed"),

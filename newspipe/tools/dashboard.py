@@ -3,8 +3,9 @@ from the installed packages, no internet needed) reading Elasticsearch aggregati
 
 One page of panels (articles per week stacked by topic, distinct stories per week, top actors
 with their camp, outlets, languages, near-duplicate and off-track shares, the newest articles)
-under one set of filters and a search box (the CLI's query), refreshed every few seconds; and a
-page per story (/story/<id>): its members, actors, places, dates and why they were joined.
+under one set of filters and a search box (the CLI's query), refreshed every few seconds; the
+watches' latest alerts (`newspipe watch`), each linked to its story; and a page per story
+(/story/<id>): its members, actors, places, dates and why they were joined.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from newspipe.tools.coverage import coverage, outlet_names, story
 from newspipe.tools.query import Filters, article_date, entity_ids, search
 
 REFRESH_MS = 5_000  # polling: a dropped article shows within one refresh after it is indexed
+ALERTS_SHOWN = 8
 
 
 def create_app(settings: Settings) -> Dash:
@@ -82,6 +84,13 @@ def create_app(settings: Settings) -> Dash:
             _languages(figures),
         ]
 
+    @app.callback(Output("alerts", "children"), Input("tick", "n_intervals"))
+    def alerts(_tick: Any) -> html.Table | str:
+        from newspipe.tools.watches import recent
+
+        latest = list(reversed(recent(settings, ALERTS_SHOWN)))
+        return _alerts(latest) if latest else "no alerts yet (add a watch: newspipe watch add)"
+
     @app.callback(
         Output("outlet", "options"), Input("tick", "n_intervals"), State("outlet", "value")
     )
@@ -133,6 +142,10 @@ def _main_layout() -> html.Div:
             ),
             html.Div(id="actors-note", style={"color": "#666", "fontSize": "small"}),
             html.Div(id="totals", style={"margin": "10px 0", "fontSize": "large"}),
+            html.Details(
+                [html.Summary("Latest alerts of the watches"), html.Div(id="alerts")],
+                open=True,
+            ),
             dcc.Graph(id="weekly"),
             dcc.Graph(id="stories", style={"height": "280px"}),
             html.Div([dcc.Graph(id="actors")], style=half),
@@ -249,6 +262,30 @@ def _articles(hits: list[dict[str, Any]]) -> html.Table:
             *rows,
         ]
     )
+
+
+def _alerts(alerts: list[dict[str, Any]]) -> html.Table:
+    """Newest first: when, watch, trigger, the first new article (a link to its story), why."""
+    rows = [
+        html.Tr(
+            [
+                html.Td(str(a["created_at"])[:16].replace("T", " ")),
+                html.Td(a["watch"]),
+                html.Td(a["trigger"] + (f" ({a['language']})" if a.get("language") else "")),
+                html.Td(
+                    dcc.Link(
+                        next((t for t in a.get("titles") or [] if t), a["story"][:12]),
+                        href=f"/story/{a['story']}",
+                    )
+                ),
+                html.Td("; ".join(a.get("why", [])[:3]), style={"fontSize": "small"}),
+            ],
+            className="alert",
+        )
+        for a in alerts
+    ]
+    header = html.Tr([html.Th(h) for h in ("raised (UTC)", "watch", "trigger", "story", "why")])
+    return html.Table([header, *rows])
 
 
 def _story_page(settings: Settings, story_id: str) -> html.Div:

@@ -1,6 +1,6 @@
 """`newspipe status`: the whole pipeline on one screen: the local servers, consumer lag per group
-and partition (the enrich app, the indexer, the webhook sender), the documents indexed and the last one, the rate
-over the last minute, and the dead letters of the last hour."""
+and partition (the enrich app, the indexer, the webhook sender), the documents indexed and the
+last one, the rate over the last minute, and the dead letters of the last hour."""
 
 from __future__ import annotations
 
@@ -8,53 +8,9 @@ import time
 from typing import Any
 
 from newspipe.config import Settings, kafka_client_kwargs
+from newspipe.lag import consumer_lag, lag
 
-
-def lag(committed: dict[Any, int | None], ends: dict[Any, int]) -> dict[Any, int]:
-    """Messages not yet consumed per partition: end offset minus committed offset (a group that
-    never committed on a partition lags by all its messages)."""
-    return {tp: max(0, end - (committed.get(tp) or 0)) for tp, end in ends.items()}
-
-
-def consumer_lag(settings: Settings) -> list[dict[str, Any]]:
-    """One row per (group, topic, partition): committed offset, end offset, lag."""
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-
-    k = settings.kafka
-    groups = {
-        settings.enrich.app_id: [k.raw_topic, k.link_topic],
-        settings.index.group: [k.enriched_topic],
-        settings.alert.group: [k.alerts_topic],
-    }
-    admin = KafkaAdminClient(**kafka_client_kwargs(k))
-    consumer = KafkaConsumer(**kafka_client_kwargs(k), group_id=None, enable_auto_commit=False)
-    rows = []
-    try:
-        for group, topics in groups.items():
-            offsets = admin.list_group_offsets(group).get(group, {})
-            committed = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-            parts = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
-            ends = consumer.end_offsets(parts) if parts else {}
-            behind = lag(committed, ends)
-            for tp in parts:
-                rows.append(
-                    {
-                        "group": group,
-                        "topic": tp.topic,
-                        "partition": tp.partition,
-                        "committed": committed.get(tp),
-                        "end": ends[tp],
-                        "lag": behind[tp],
-                    }
-                )
-    finally:
-        consumer.close()
-        admin.close()
-    return rows
+__all__ = ["consumer_lag", "dead_letters_since", "health", "indexed", "lag", "report", "services"]
 
 
 def dead_letters_since(settings: Settings, seconds: float) -> int:
@@ -101,6 +57,40 @@ def indexed(settings: Settings) -> dict[str, Any]:
     }
 
 
+SERVICES = ("ingest", "enrich", "index", "notify")
+
+
+def probe(url: str, timeout: float = 1.0) -> tuple[bool | None, str]:
+    """(True, detail) on 200, (False, detail) on another answer, (None, why) without one."""
+    import httpx
+
+    try:
+        resp = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return None, f"no answer ({type(exc).__name__})"
+    return resp.status_code == 200, resp.text.strip()
+
+
+def health(url: str) -> str:
+    """A service's state from its endpoint: alive and ready, not ready (why), unhealthy, down."""
+    alive, detail = probe(f"{url}/healthz")
+    if alive is None:
+        return "down (no answer)"
+    if not alive:
+        return f"unhealthy: {detail}"
+    ready, why = probe(f"{url}/readyz")
+    return "alive, ready" if ready else f"alive, not ready: {why}"
+
+
+def services(settings: Settings) -> list[tuple[str, str, str]]:
+    """(service, state, endpoint) for each pipeline service on this host's configured ports."""
+    rows = []
+    for name in SERVICES:
+        url = f"http://{settings.ops.host}:{settings.ops.port(name)}"
+        rows.append((name, health(url), url))
+    return rows
+
+
 def report(settings: Settings) -> list[str]:
     """The lines `newspipe status` prints; a part that cannot be read says why, the rest goes on."""
     import newspipe.tools.stack as local
@@ -109,6 +99,9 @@ def report(settings: Settings) -> list[str]:
     for row in local.status(settings.stack):
         state = "healthy" if row.get("healthy") else ("running" if row.get("running") else "down")
         lines.append(f"  {row['name']:<14} {state:<8} {row['address']}")
+    lines.append("services (their /healthz and /readyz):")
+    for name, state, url in services(settings):
+        lines.append(f"  {name:<14} {state:<40} {url}")
     lines.append("consumer lag (group, topic[partition]: committed / end = lag):")
     try:
         rows = consumer_lag(settings)

@@ -1,5 +1,7 @@
-"""`newspipe run`'s process supervisor: the three services as child processes; one that exits is
-restarted with capped backoff and logged, while the others keep running."""
+"""`newspipe run`'s process supervisor: the services as child processes; one that exits is
+restarted with capped backoff and logged, while the others keep running. A child that answers
+its health endpoint as unhealthy (its loop hung) or not ready (a server away, no partition) is
+reported once when that starts and once when it ends."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ log = logging.getLogger("newspipe.run")
 MAX_BACKOFF = 60.0  # a service that keeps failing is retried once a minute, not in a tight loop
 HEALTHY_AFTER = 60.0  # a child that ran this long before exiting starts its backoff afresh
 STOP_TIMEOUT = 30.0  # faust flushes and leaves its group in ~2 s; the indexer finishes a batch
+HEALTH_EVERY = 5.0  # seconds between two probes of a child's endpoint
+HEALTH_GRACE = 30.0  # a child this young is still starting: not probed
 
 
 @dataclass
@@ -26,6 +30,8 @@ class Child:
     failures: int = 0
     restart_at: float | None = None
     restarts: int = field(default=0)
+    health_url: str | None = None  # its /healthz and /readyz
+    state: str = "starting"  # the last state reported
 
     def launch(self) -> None:
         self.proc, self.started_at, self.restart_at = self.start(), time.monotonic(), None
@@ -38,6 +44,7 @@ def supervise(children: list[Child], stop: threading.Event, tick: float = 0.5) -
     """Run until `stop` is set; then SIGTERM every child and wait for it."""
     for child in children:
         child.launch()
+    threading.Thread(target=_monitor, args=(children, stop), name="health", daemon=True).start()
     try:
         while not stop.wait(tick):
             for child in children:
@@ -82,3 +89,30 @@ def _terminate(children: list[Child]) -> None:
             log.warning("pid %d did not stop in %.0f s: SIGKILL", proc.pid, STOP_TIMEOUT)
             proc.kill()
             proc.wait()
+
+
+def _monitor(children: list[Child], stop: threading.Event) -> None:
+    from newspipe.tools.status import health
+
+    while not stop.wait(HEALTH_EVERY):
+        for child in children:
+            running = child.proc is not None and child.proc.poll() is None
+            young = time.monotonic() - child.started_at < HEALTH_GRACE
+            if child.health_url is None or not running or young:
+                continue
+            _report(child, health(child.health_url))
+
+
+def _report(child: Child, state: str) -> None:
+    """Log a child's health when it changes: an error when unhealthy or silent, a warning when
+    not ready, a line when it is well again."""
+    if state == child.state:
+        return
+    previous, child.state = child.state, state
+    if state == "alive, ready":
+        if previous != "starting":
+            log.info("%s healthy and ready again", child.name)
+    elif state.startswith("alive, not ready"):
+        log.warning("%s is %s", child.name, state)
+    else:
+        log.error("%s is %s (%s)", child.name, state, child.health_url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import MutableMapping
 from typing import Any, Protocol
@@ -32,7 +33,15 @@ from newspipe.contract import (
     RawArticle,
     utcnow,
 )
-from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF, collapse_repeats
+from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF, collapse_repeats, use_format
+from newspipe.ops import (
+    CONSUMED,
+    DEAD_LETTERS,
+    ENRICH_SECONDS,
+    HEALTH,
+    LINK_SECONDS,
+    PRODUCED,
+)
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
 
@@ -116,12 +125,15 @@ class Stages:
         self._linker = None
 
     async def enrich(self, event: Any) -> None:
+        CONSUMED.labels("enrich").inc()
         try:
             article = RawArticle.model_validate_json(event.value)
+            started = time.perf_counter()
             if len(article.body) < OFFLOAD_CHARS:
                 doc = self.enricher.enrich(article, utcnow())
             else:  # seconds of CPU: off the event loop, so heartbeats and commits go on
                 doc = await asyncio.to_thread(self.enricher.enrich, article, utcnow())
+            ENRICH_SECONDS.observe(time.perf_counter() - started)
         except ValidationError as exc:
             await self.dead("invalid raw article", event, str(exc))
             return
@@ -132,9 +144,12 @@ class Stages:
         await self.forward(event, "link", [(doc.id, doc.to_bytes(), {})])
 
     async def link(self, event: Any) -> None:
+        CONSUMED.labels("link").inc()
         try:
             doc = EnrichedArticle.model_validate_json(event.value)
+            started = time.perf_counter()
             decided, updates = self.linker().observe(doc)
+            LINK_SECONDS.observe(time.perf_counter() - started)
         except Exception:
             log.exception("link failed at %s", event.message.offset)
             await self.dead("linking failed", event, traceback.format_exc(limit=3))
@@ -158,6 +173,7 @@ class Stages:
     async def dead(self, stage: str, event: Any, reason: str) -> None:
         letter = DeadLetter.of("enrich", f"{stage}: {reason}", event.message)
         await self.outputs["dlq"].send(None, letter.to_bytes_within(self.limit), {})
+        DEAD_LETTERS.labels("enrich", stage).inc()
 
     async def forward(
         self, event: Any, output: str, messages: list[tuple[str, bytes, dict[str, bytes]]]
@@ -174,6 +190,7 @@ class Stages:
             return
         for key, value, headers in messages:
             await self.outputs[output].send(key.encode(), value, headers)
+        PRODUCED.labels("enrich", output).inc(len(messages))
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -211,7 +228,26 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     app.agent(raw, name="enrich", concurrency=1)(enrich)
     app.agent(link, name="link", concurrency=1)(link_agent)
     app.on_rebalance_complete.connect(reset)  # type: ignore[arg-type]
+
+    async def beat() -> None:  # liveness: the event loop turns
+        HEALTH.beat()
+
+    app.timer(1.0, name="liveness")(beat)
+    HEALTH.checks["consuming"] = lambda: _not_consuming(app)
     return app, stages
+
+
+def _not_consuming(app: faust.App) -> str | None:
+    """Readiness: the worker holds partitions and is not rebalancing (read from the endpoint's
+    thread: two attributes, no call into the consumer)."""
+    consumer = app._consumer  # not `app.consumer`, which would create one from this thread
+    if consumer is None:
+        return "starting"
+    if app.rebalancing:
+        return "rebalancing"
+    if not consumer.assignment():
+        return "no partition assigned yet"
+    return None
 
 
 def _app_config(settings: Settings) -> dict[str, Any]:
@@ -245,4 +281,5 @@ class Worker(faust.Worker):
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
+        use_format(logger)
         collapse_repeats(logger)

@@ -27,6 +27,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from kafka import KafkaProducer
 
 from newspipe.contract import Alert, Watch
+from newspipe.ops import ALERTS, PRODUCED
 from services.index.alerts import (
     MATCH_FIELDS,
     MEMBER_FIELDS,
@@ -151,7 +152,9 @@ class Alerter:
                 {"doc": {"sent": True}},
             ]
         self.es.bulk(operations=marks, refresh=True)  # `newspipe alerts` shows them at once
+        PRODUCED.labels("index", self.topic).inc(len(to_send))
         for alert in to_send:
+            ALERTS.labels(alert.watch, alert.trigger).inc()
             log.info(
                 "alert %s: watch %s, %s, story %s, %d article(s)",
                 alert.id[:12],

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import helpers as es_helpers
@@ -32,6 +33,16 @@ from newspipe.config import (
 )
 from newspipe.contract import KIND_HEADER, DeadLetter
 from newspipe.obs import Dependency
+from newspipe.ops import (
+    BULK_DOCUMENTS,
+    BULK_SECONDS,
+    CONSUMED,
+    DEAD_LETTERS,
+    DROP_TO_SEARCHABLE,
+    HEALTH,
+    PRODUCED,
+    reason_class,
+)
 from services.index.alerting import Alerter
 from services.index.core import classify, describe_error, to_action
 
@@ -110,6 +121,14 @@ class Sink:
             kafka_transient,
             self.stop,
         )
+        self.assigned = False
+        HEALTH.checks["kafka"] = lambda: "Kafka unreachable" if self.broker.down_since else None
+        HEALTH.checks["elasticsearch"] = lambda: (
+            "Elasticsearch unreachable" if self.search.down_since else None
+        )
+        HEALTH.checks["consuming"] = lambda: (
+            None if self.assigned else f"no partition of {kafka.enriched_topic} assigned yet"
+        )
         alert = alert or AlertSettings()
         self.alerter = Alerter(
             self.es,
@@ -140,9 +159,11 @@ class Sink:
         log.info("indexing %s -> %s", self.kafka.enriched_topic, self.index)
         try:
             while not self.stop.is_set():
+                HEALTH.beat()
                 records = self.consumer.poll(
                     timeout_ms=int(self.cfg.batch_wait * 1000), max_records=self.cfg.batch_size
                 )
+                self.assigned = bool(self.consumer.assignment())
                 if records:
                     self.process(self._fill(records))
         finally:
@@ -160,9 +181,11 @@ class Sink:
     def process(self, records: dict[TopicPartition, list[Any]]) -> None:
         started = time.perf_counter()
         batch = build_batch(records, self.index)
+        CONSUMED.labels("index").inc(sum(len(m) for m in records.values()))
         written = self._write(batch)
         if self.stop.is_set():
             return  # stopped while waiting: nothing is committed, the batch is read again
+        _observe_freshness(batch)
         self.broker.call(lambda: self._send_dead(batch.dead), kafka_transient, self.stop)
         self._alert([a["_id"] for a in batch.actions])
         self._commit(batch.offsets)
@@ -192,6 +215,9 @@ class Sink:
         ]
         for future in futures:
             future.get(timeout=30)
+        for letter in letters:
+            DEAD_LETTERS.labels("index", reason_class(letter.reason)).inc()
+        PRODUCED.labels("index", self.kafka.dlq_topic).inc(len(letters))
 
     def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         commit = {tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}
@@ -235,6 +261,11 @@ class Sink:
             return False
 
     def _bulk(self, actions: list[dict[str, Any]]) -> list[tuple[int, object]]:
+        BULK_DOCUMENTS.observe(len(actions))
+        with BULK_SECONDS.time():
+            return self._bulk_items(actions)
+
+    def _bulk_items(self, actions: list[dict[str, Any]]) -> list[tuple[int, object]]:
         out: list[tuple[int, object]] = []
         for _ok, item in es_helpers.streaming_bulk(
             self.es,
@@ -247,3 +278,17 @@ class Sink:
             info = next(iter(item.values()))
             out.append((int(info.get("status", 500)), info.get("error")))
         return out
+
+
+FRESH = 3600.0  # an article first seen longer ago is a replay: not a drop-to-searchable figure
+
+
+def _observe_freshness(batch: Batch) -> None:
+    """Ingestion to acknowledged write, per article written in this batch (not corrections)."""
+    now = time.time()
+    for action in batch.actions:
+        if action["_op_type"] != "index":
+            continue
+        at = datetime.fromisoformat(action["_source"]["ingested_at"]).timestamp()
+        if 0 <= now - at <= FRESH:
+            DROP_TO_SEARCHABLE.observe(now - at)

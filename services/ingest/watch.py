@@ -29,6 +29,7 @@ from watchdog.observers.api import BaseObserver
 
 from newspipe.config import IngestSettings, KafkaSettings
 from newspipe.obs import Dependency
+from newspipe.ops import FILES, HEALTH, PRODUCED, reason_class
 from services.ingest.inbox import (
     HELD_RECHECK_SECONDS,
     SIDECAR_WAIT_SECONDS,
@@ -122,6 +123,8 @@ class Ingest:
         self.publisher = Publisher(kafka, cfg)
         self.kafka = Dependency("Kafka", log)
         self.backoff = Backoff()
+        self.topic = kafka.raw_topic
+        HEALTH.checks["kafka"] = lambda: "Kafka unreachable" if self.kafka.down_since else None
 
     def run(self) -> None:
         observer = _observer()
@@ -136,6 +139,7 @@ class Ingest:
         )
         try:
             while not self.stop.is_set():
+                HEALTH.beat()
                 self.connect()
                 self.tick()
                 self.stop.wait(TICK_SECONDS)
@@ -290,9 +294,13 @@ class Ingest:
         if reason is None and parsed is not None:
             ids = ", ".join(a.id[:12] for a in parsed.articles[:3])
             more = f" (+{len(parsed.articles) - 3})" if len(parsed.articles) > 3 else ""
-            log.info("published %s as %s%s", rel.as_posix(), ids, more)
+            FILES.labels("published", "").inc()
+            PRODUCED.labels("ingest", self.topic).inc(len(parsed.articles))
+            extra = {"file": rel.as_posix(), "article": parsed.articles[0].id}
+            log.info("published %s as %s%s", rel.as_posix(), ids, more, extra=extra)
         elif reason is not None:
-            log.warning("rejected %s: %s", rel.as_posix(), reason)
+            FILES.labels("rejected", reason_class(reason)).inc()
+            log.warning("rejected %s: %s", rel.as_posix(), reason, extra={"file": rel.as_posix()})
         folder = self.cfg.processed if reason is None else self.cfg.rejected
         try:
             target = destination(folder, rel)

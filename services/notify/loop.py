@@ -25,6 +25,7 @@ from newspipe.clients import es_client, es_transient, kafka_transient
 from newspipe.config import AlertSettings, ElasticSettings, KafkaSettings, kafka_client_kwargs
 from newspipe.contract import Alert, DeadLetter, Watch
 from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF, Dependency
+from newspipe.ops import CONSUMED, DEAD_LETTERS, HEALTH, PRODUCED, WEBHOOKS, reason_class
 from services.notify.core import WebhookError, payload, redact, retryable
 
 log = logging.getLogger("newspipe.notify")
@@ -51,6 +52,10 @@ class Notifier:
         self.broker = Dependency("Kafka", log)
         self.search = Dependency("Elasticsearch", log)
         self.cache: dict[str, tuple[float, Watch | None]] = {}
+        HEALTH.checks["kafka"] = lambda: "Kafka unreachable" if self.broker.down_since else None
+        HEALTH.checks["elasticsearch"] = lambda: (
+            "Elasticsearch unreachable" if self.search.down_since else None
+        )
         self.consumer = self.broker.call(
             lambda: KafkaConsumer(
                 kafka.alerts_topic,
@@ -74,6 +79,7 @@ class Notifier:
         log.info("delivering %s to the watches' webhooks", self.kafka.alerts_topic)
         try:
             while not self.stop.is_set():
+                HEALTH.beat()
                 records = self.consumer.poll(timeout_ms=500, max_records=50)
                 if records:
                     self.process(records)
@@ -94,6 +100,7 @@ class Notifier:
         self.broker.call(lambda: self.consumer.commit(offsets), kafka_transient, self.stop)
 
     def handle(self, msg: Any) -> None:
+        CONSUMED.labels("notify").inc()
         try:
             alert = Alert.model_validate_json(msg.value)
         except (ValidationError, ValueError) as exc:
@@ -108,12 +115,15 @@ class Notifier:
         except WebhookError as exc:
             tries = self.cfg.webhook_attempts if retryable(exc.status) else 1
             why = f"webhook {redact(url)} for watch {watch.name}: {exc} (after {tries} attempt(s))"
-            log.error("alert %s not delivered: %s", alert.id[:12], why)
+            log.error("alert %s not delivered: %s", alert.id[:12], why, extra={"alert": alert.id})
+            WEBHOOKS.labels("dead-lettered").inc()
             self._dead(msg, why)
             return
-        log.info("alert %s delivered to %s", alert.id[:12], redact(url))
+        WEBHOOKS.labels("delivered").inc()
+        log.info("alert %s delivered to %s", alert.id[:12], redact(url), extra={"alert": alert.id})
 
     def post(self, url: str, alert: Alert, body: bytes) -> None:
+        HEALTH.beat()
         headers = {"content-type": "application/json", "x-newspipe-alert": alert.id}
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, WebhookError) and retryable(e.status)),
@@ -132,6 +142,7 @@ class Notifier:
                     raise WebhookError(f"answered {resp.status_code}", resp.status_code)
 
     def _sleep(self, seconds: float) -> None:
+        HEALTH.beat()
         if self.stop.wait(seconds):
             raise Stopped
 
@@ -153,6 +164,8 @@ class Notifier:
         return watch
 
     def _dead(self, msg: Any, reason: str) -> None:
+        DEAD_LETTERS.labels("notify", reason_class(reason)).inc()
+        PRODUCED.labels("notify", self.kafka.dlq_topic).inc()
         letter = DeadLetter.of("notify", reason, msg).to_bytes_within(self.limit)
         self.broker.call(
             lambda: self.producer.send(self.kafka.dlq_topic, value=letter).get(timeout=30),

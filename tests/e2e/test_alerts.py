@@ -23,7 +23,7 @@ from newspipe.config import Settings, kafka_client_kwargs
 from newspipe.contract import DeadLetter
 from newspipe.tools import bootstrap
 from newspipe.tools.status import consumer_lag
-from tests.e2e.test_pipeline import Pipeline, wait_for
+from tests.e2e.test_pipeline import ARTIFACTS, Pipeline, _browser, _get, wait_for
 
 JMC = """Joint Military Commission meets in Sirte to review the ceasefire
 
@@ -281,6 +281,33 @@ def test_webhooks_get_the_alert_and_a_failing_one_ends_in_the_dead_letter_topic(
     logged = (pipeline.settings.ingest.inbox.parent / "run.log").read_text("utf-8", "replace")
     assert "delivered to http://127.0.0.1" in logged
     assert "tok-111" not in logged and "tok-222" not in logged, "a webhook's token was logged"
+
+
+def test_the_dashboard_shows_the_latest_alerts_linked_to_their_stories(
+    pipeline: Pipeline,
+) -> None:
+    """In headless Chromium: the alerts panel lists the watches' alerts, newest first, and an
+    alert's link opens its story."""
+    expected = _alerts()
+    url = f"http://127.0.0.1:{pipeline.settings.dashboard.port}/"
+    browser = _browser()
+    try:
+        wait_for(lambda: _get(browser, url), 60, "the dashboard")
+        rows = wait_for(
+            lambda: browser.find_elements("css selector", "tr.alert"), 30, "the alerts panel"
+        )
+        shown = [r.find_elements("tag name", "td")[1].text for r in rows]
+        assert shown == [a["watch"] for a in reversed(expected)][: len(shown)]
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "dashboard-alerts.png"))
+        jmc = next(r for r in rows if r.find_elements("tag name", "td")[1].text == "jmc")
+        jmc.find_element("tag name", "a").click()
+        wait_for(lambda: browser.find_elements("css selector", "tr.member"), 30, "the story page")
+        story = next(a["story"] for a in expected if a["watch"] == "jmc")
+        assert browser.current_url.endswith(f"/story/{story}")
+        assert "Sirte" in browser.find_element("id", "members").text
+    finally:
+        browser.quit()
 
 
 def test_watch_test_replays_the_trigger_and_sends_nothing(pipeline: Pipeline) -> None:

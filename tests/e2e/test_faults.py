@@ -66,8 +66,11 @@ class Run:
             stderr=subprocess.STDOUT,
         )
 
+    def text(self) -> str:
+        return self.log.read_text("utf-8", "replace")
+
     def restarts(self) -> int:
-        return self.log.read_text("utf-8", "replace").count(" exited with code ")
+        return self.text().count(" exited with code ")
 
     def child(self, service: str) -> int:
         """The pid of the `newspipe SERVICE` child of this run."""
@@ -132,6 +135,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     settings = Settings()
     require_stack(settings)
     bootstrap.prepare(settings)
+    # A standing query over every scenario: its alerts must survive the faults too (last test).
+    subprocess.run(
+        [sys.executable, "-m", "newspipe", "watch", "add", "every", "--query", "Report"],
+        env=os.environ.copy(),
+        check=True,
+        timeout=120,
+    )
     pipeline = Run(settings, tmp / "run.log")
     try:
         bootstrap.wait_for_group(settings, timeout=120)
@@ -337,18 +347,47 @@ def test_sigkill_of_each_service_mid_stream(run: Run) -> None:
 
 def outage(run: Run, server: str, seconds: int, per_second: float) -> None:
     """Stop `server` for `seconds` while 60 files arrive, start it again: every file searchable
-    once, and no service exited (the outage was waited out, not crashed through)."""
+    once, and no service exited (the outage was waited out, not crashed through). Meanwhile the
+    indexer's endpoint says it is alive but not ready, and `newspipe run` reports it."""
+    from newspipe.tools.status import probe
+
     fault = run.fault(f"{server} down {seconds} s")
     before = run.restarts()
     feeder = feed(run, fault, server, 60, per_second=per_second)
     time.sleep(5)
     local.down(run.s.stack, only=(server,))
-    time.sleep(seconds)
+    down_at = time.monotonic()
+    index = f"http://127.0.0.1:{run.s.ops.index_port}"
+    if server == "elasticsearch":
+        name = "Elasticsearch"
+        ready = wait_for(
+            lambda: (r := probe(f"{index}/readyz"))[0] is False and r, 60, "index not ready"
+        )
+        assert ready == (False, f"{name} unreachable")
+        assert probe(f"{index}/healthz")[0] is True  # waiting is not hanging
+        wait_for(lambda: f"index is alive, not ready: {name}" in run.text(), 30, "run's report")
+    time.sleep(max(0.0, seconds - (time.monotonic() - down_at)))
     local.up(run.s.stack)
     fault.recovered_at = time.monotonic()
     feeder.join()
     settle(run, fault, timeout=240)
     assert run.restarts() == before
+    if server == "elasticsearch":
+        wait_for(lambda: "index healthy and ready again" in run.text(), 30, "run's all-clear")
+
+
+def test_a_hung_service_is_reported_by_run(run: Run) -> None:
+    """SIGSTOP the indexer (a hung process: no crash, no exit): `newspipe run` reports it within
+    seconds, and says so again when it runs on (SIGCONT)."""
+    pid = run.child("index")
+    mark = len(run.text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "index is down (no answer)" in run.text()[mark:], 30, "the report")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: "index healthy and ready again" in run.text()[mark:], 30, "the all-clear")
+    assert run.all_alive()
 
 
 def test_kafka_restarted_mid_stream(run: Run) -> None:
@@ -357,3 +396,51 @@ def test_kafka_restarted_mid_stream(run: Run) -> None:
 
 def test_elasticsearch_down_120s_mid_stream(run: Run) -> None:
     outage(run, "elasticsearch", 120, per_second=0.5)
+
+
+def test_no_alert_was_lost_or_repeated_through_the_faults(run: Run) -> None:
+    """The watch added before the first scenario: every story it matches has its one new-story
+    alert, confirmed sent, and on news.alerts, after kills and both servers' outages."""
+    from collections import Counter
+
+    from newspipe.tools.status import consumer_lag
+    from newspipe.tools.watches import get
+
+    wait_for(lambda: all(r["lag"] == 0 for r in consumer_lag(run.s)), 120, "every stage caught up")
+    watch = get(run.s, "every")
+    run.es.indices.refresh(index=run.s.es.alias)
+    hits = run.es.search(
+        index=run.s.es.alias,
+        query=watch.query,
+        size=10_000,
+        source_includes=["story.id", "ingested_at"],
+    )["hits"]["hits"]
+    stories = {h["_source"]["story"]["id"] for h in hits}
+    run.es.indices.refresh(index=run.s.alert.alerts_index)
+    alerts = [
+        h["_source"]
+        for h in run.es.search(
+            index=run.s.alert.alerts_index, query={"term": {"watch": "every"}}, size=10_000
+        )["hits"]["hits"]
+    ]
+    per_story = Counter(a["story"] for a in alerts)
+    consumer = KafkaConsumer(
+        run.s.kafka.alerts_topic,
+        **kafka_client_kwargs(run.s.kafka),
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        sent = Counter(m.key.decode() for m in consumer)
+    finally:
+        consumer.close()
+    print(
+        f"\nalerts through the faults: {len(hits)} matching documents in {len(stories)} stories, "
+        f"{len(alerts)} alerts, {sum(sent.values())} records on news.alerts "
+        f"({sum(n - 1 for n in sent.values())} repeated)"
+    )
+    assert hits and stories
+    assert stories <= set(per_story), f"stories without their alert: {stories - set(per_story)}"
+    assert max(per_story.values()) == 1
+    assert all(a["sent"] for a in alerts)
+    assert {a["id"] for a in alerts} <= set(sent), "an alert never reached news.alerts"
