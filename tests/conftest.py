@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -79,6 +81,19 @@ def unique_env(tmp: Path) -> dict[str, str]:
         "NEWSPIPE_INGEST__PROCESSED": str(tmp / "processed"),
         "NEWSPIPE_INGEST__REJECTED": str(tmp / "rejected"),
     }
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """A `newspipe` command run as a user would (the current environment unless `env`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "newspipe", *args],
+        env=os.environ.copy() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _free_port() -> int:

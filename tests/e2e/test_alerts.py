@@ -23,6 +23,7 @@ from newspipe.config import Settings, kafka_client_kwargs
 from newspipe.contract import DeadLetter
 from newspipe.tools import bootstrap
 from newspipe.tools.status import consumer_lag
+from tests.conftest import run_cli
 from tests.e2e.test_pipeline import ARTIFACTS, Pipeline, _browser, _get, wait_for
 
 JMC = """Joint Military Commission meets in Sirte to review the ceasefire
@@ -80,13 +81,7 @@ across the desert, and the military region said joint operations would continue.
 
 
 def _newspipe(*args: str, check: bool = True) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "newspipe", *args],
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli(*args, timeout=120)
     if check and done.returncode != 0:
         raise AssertionError(f"newspipe {' '.join(args)}: {done.stdout}{done.stderr}")
     return done.stdout + done.stderr

@@ -19,7 +19,7 @@ import pytest
 
 from newspipe.config import Settings
 from newspipe.tools import bootstrap
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 from tests.e2e.test_pipeline import Pipeline, wait_for
 
 SERVICES = ("ingest", "enrich", "index", "notify")
@@ -154,13 +154,7 @@ def test_lag_rises_while_the_indexer_is_stopped_and_returns_to_zero(services: Se
         ["000_bcd341568d676ff1.txt", "002_c10a15e947a66a7f.txt", "003_01b30ef46d6ec3fe.txt"],
     )
     wait_for(lambda: services.lag(group) >= 3, 60, "the indexer's lag to reach 3")
-    status = subprocess.run(
-        [sys.executable, "-m", "newspipe", "status"],
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    status = run_cli("status").stdout
     assert re.search(r"index\s+down \(no answer\)", status), status
     total = int(re.search(r"total lag: (\d+)", status).group(1))  # type: ignore[union-attr]
     assert total >= 3
@@ -168,13 +162,7 @@ def test_lag_rises_while_the_indexer_is_stopped_and_returns_to_zero(services: Se
     services.start("index")
     wait_for(lambda: services.lag(group) == 0, 90, "the lag back to zero")
     wait_for(lambda: services.count() == before + 3, 30, "the three files indexed")
-    status = subprocess.run(
-        [sys.executable, "-m", "newspipe", "status"],
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    status = run_cli("status").stdout
     assert "total lag: 0" in status and re.search(r"index\s+alive, ready", status), status
 
 

@@ -17,7 +17,7 @@ import pytest
 from newspipe.clients import es_client
 from newspipe.config import Settings
 from newspipe.tools import bootstrap
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 SEEDS = ROOT / "seeds"
 HADDAD, NADHOURI = "Mohammed al-Haddad", "Abdulrazzaq al-Nadhouri"
@@ -425,13 +425,7 @@ def test_search_across_scripts_finds_the_same_documents(pipeline: Pipeline) -> N
 
 def test_status_shows_the_pipeline_on_one_screen(pipeline: Pipeline) -> None:
     def shown() -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "newspipe", "status"],
-            env=os.environ.copy(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
+        out = run_cli("status").stdout
         return (
             out if "total lag: 0" in out and f"indexed: {pipeline.count()} documents" in out else ""
         )

@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from kafka import KafkaProducer
 from newspipe.clients import check_es, es_client
 from newspipe.config import Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.tools import bootstrap
-from tests.conftest import _free_port, linked_article
+from tests.conftest import _free_port, linked_article, run_cli
 
 PASSWORD = "s3cret-Tobruk-42"
 USER = "analyst"
@@ -204,11 +203,5 @@ def test_a_refused_configuration_fails_at_once_naming_the_setting(
 def _newspipe(
     env: dict[str, str], *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """A `newspipe` command run as a user would, with `env` (test_secured_kafka.py uses it too)."""
-    return subprocess.run(
-        [sys.executable, "-m", "newspipe", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """A `newspipe` command run with `env` (test_secured_kafka.py uses it too)."""
+    return run_cli(*args, env=env, timeout=timeout)
