@@ -45,7 +45,11 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_DEPS); } || \
 	{ echo "make test needs: sudo apt-get install $(SYSTEM_DEPS)"; exit 1; }
 
+# Every run starts from an empty test stack: each test makes its own topics and indices, and a
+# broker that keeps thousands of old partitions takes minutes to start.
 test: check system-deps
+	$(TEST_ENV) $(PY) -m newspipe stack down
+	rm -rf $(TEST_STATE)/kafka/data $(TEST_STATE)/elasticsearch/data
 	$(TEST_ENV) $(PY) -m newspipe stack up
 	set +e; $(TEST_ENV) NEWSPIPE_TESTS_NEED_STACK=1 $(PY) -m pytest -q -p no:cacheprovider tests; \
 	rc=$$?; \

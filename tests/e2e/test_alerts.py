@@ -110,14 +110,16 @@ def _topic(settings: Settings, topic: str) -> list[Any]:
 
 
 class Hooks(BaseHTTPRequestHandler):
-    """/ok/...: 200, the request kept; /fail/...: 500, counted."""
+    """/ok/...: 200; /fail/...: 500 while `failing`; every request kept."""
 
-    received: ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
+    received: ClassVar[list[tuple[str, dict[str, str], bytes, int]]] = []
+    failing: ClassVar[bool] = True
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        Hooks.received.append((self.path, dict(self.headers), body))
-        self.send_response(200 if self.path.startswith("/ok/") else 500)
+        status = 500 if self.path.startswith("/fail/") and Hooks.failing else 200
+        Hooks.received.append((self.path, dict(self.headers), body, status))
+        self.send_response(status)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -197,7 +199,22 @@ def test_a_watch_on_an_actor_named_in_arabic_fires_for_english_articles(
 ) -> None:
     out = _newspipe("watch", "add", "nadhouri", "--entity", "الناظوري")
     assert "entity Abdulrazzaq al-Nadhouri" in out
-    _drop(pipeline, "nathori.txt", NATHORI)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "newspipe", "alerts", "--follow", "--watch", "nadhouri"],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(follow.stdout or []), daemon=True).start()
+    try:
+        time.sleep(3)  # `alerts --follow` has printed the (no) earlier alerts and polls
+        _drop(pipeline, "nathori.txt", NATHORI)
+        wait_for(lambda: any("nadhouri" in x for x in lines), 60, "the alert, followed")
+    finally:
+        follow.terminate()
+        follow.wait(timeout=30)
+    assert any("Eastern chief of staff receives Italian defence delegation" in x for x in lines)
     alerts = wait_for(lambda: _alerts("nadhouri"), 60, "an alert of watch nadhouri")
     assert len(alerts) == 1
     assert any("Abdulrazzaq al-Nadhouri" in w and "Al-Nathori" in w for w in alerts[0]["why"])
@@ -268,11 +285,20 @@ def test_webhooks_get_the_alert_and_a_failing_one_ends_in_the_dead_letter_topic(
     assert json.loads(letter.payload)["watch"] == "broken"
     ok = [r for r in Hooks.received if r[0] == "/ok/tok-111"]
     failed = [r for r in Hooks.received if r[0] == "/fail/tok-222"]
-    assert len(ok) == 1 and len(failed) == 3
+    assert len(ok) == 1 and [r[3] for r in failed] == [500, 500, 500]
     body = json.loads(ok[0][2])
     assert body["alert"]["watch"] == "hooked" and body["watch"]["text"] == "Kufra"
     assert ok[0][1]["x-newspipe-alert"] == body["alert"]["id"]
     assert "webhook" not in body["watch"]
+    # The receiver is fixed: the dead letter is replayed, and the alert arrives after all.
+    Hooks.failing = False
+    replayed = _newspipe("dlq", "replay", "--stage", "notify")
+    assert "replayed 1 letter:" in replayed, replayed
+    wait_for(
+        lambda: [r[3] for r in Hooks.received if r[0] == "/fail/tok-222"] == [500, 500, 500, 200],
+        60,
+        "the replayed alert delivered",
+    )
     logged = (pipeline.settings.ingest.inbox.parent / "run.log").read_text("utf-8", "replace")
     assert "delivered to http://127.0.0.1" in logged
     assert "tok-111" not in logged and "tok-222" not in logged, "a webhook's token was logged"
