@@ -78,6 +78,10 @@ DEPENDENCY_UP = Gauge(
     ["dependency"],
 )
 ALERTS = Counter("newspipe_alerts_total", "Alerts raised by the watches", ["watch", "trigger"])
+ALERT_FAILURES = Counter(
+    "newspipe_alert_failures_total",
+    "Batches whose watches could not be evaluated (a bug or a refused request: see the log)",
+)
 WEBHOOKS = Counter("newspipe_webhook_deliveries_total", "Alerts POSTed to webhooks", ["outcome"])
 LAST_BEAT = Gauge("newspipe_loop_last_beat_seconds", "Unix time the service's loop last ran")
 

@@ -34,6 +34,7 @@ from newspipe.config import (
 from newspipe.contract import KIND_HEADER, DeadLetter
 from newspipe.obs import Dependency
 from newspipe.ops import (
+    ALERT_FAILURES,
     BULK_DOCUMENTS,
     BULK_SECONDS,
     CONSUMED,
@@ -188,6 +189,8 @@ class Sink:
         _observe_freshness(batch)
         self.broker.call(lambda: self._send_dead(batch.dead), kafka_transient, self.stop)
         self._alert([a["_id"] for a in batch.actions])
+        if self.stop.is_set():
+            return  # stopped while the watches waited for a server: the batch is read again
         self._commit(batch.offsets)
         log.info(
             "batch: %d indexed, %d dead-lettered, %.0f ms",
@@ -198,14 +201,20 @@ class Sink:
 
     def _alert(self, ids: list[str]) -> None:
         """The watches over the batch, after its write and before its commit (see alerting):
-        an outage of either server is waited out, the whole evaluation then run again."""
-        if self.stop.is_set():
-            return
-        self.search.call(
-            lambda: self.alerter.after_batch(ids),
-            lambda exc: es_transient(exc) or kafka_transient(exc),
-            self.stop,
-        )
+        an outage of either server is waited out, the whole evaluation then run again. Any
+        other failure is logged with its traceback and counted, and indexing goes on: a broken
+        watch must not stop the archive from being written."""
+        try:
+            self.search.call(
+                lambda: self.alerter.after_batch(ids),
+                lambda exc: es_transient(exc) or kafka_transient(exc),
+                self.stop,
+            )
+        except Exception:
+            if self.stop.is_set():
+                return  # the wait was cut short: the batch is read again
+            ALERT_FAILURES.inc()
+            log.exception("watches not evaluated on a batch of %d documents", len(ids))
 
     def _send_dead(self, letters: list[DeadLetter]) -> None:
         """Each letter confirmed by the broker before the offsets move past its message."""

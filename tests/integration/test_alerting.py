@@ -116,3 +116,56 @@ def test_a_watch_the_cluster_refuses_is_skipped_and_the_others_still_speak(
     assert "watch broken cannot run" in caplog.text
     assert alerter.after_batch([doc.id]) == []  # the same batch again: nothing new
     assert _keys(s) == [alerts[0].id]
+
+
+def test_a_failing_alerts_index_is_logged_and_indexing_goes_on(
+    isolated: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An alerts index someone made with another mapping refuses every alert (400): the batch is
+    still indexed and committed, the failure logged with its cause and counted."""
+    from newspipe.config import message_max_bytes
+    from newspipe.contract import KIND_ARTICLE, KIND_HEADER, RawArticle, Source, doc_id
+    from newspipe.ops import ALERT_FAILURES
+    from services.enrich.core import Enricher
+    from services.index.sink import Sink
+
+    s = isolated
+    bootstrap.prepare(s)
+    es = es_client(s.es)
+    es.indices.delete(index=s.alert.alerts_index)
+    es.indices.create(index=s.alert.alerts_index, mappings={"dynamic": "strict", "properties": {}})
+    add(s, compile_watch("any", text="ceasefire"))
+    body = "The ceasefire between the two Libyan camps held in Sirte on Monday, officers said."
+    raw = RawArticle(
+        id=doc_id(body), title="T", body=body, source=Source(path="c.txt"), ingested_at=utcnow()
+    )
+    producer = KafkaProducer(**kafka_client_kwargs(s.kafka), acks="all")
+    producer.send(
+        s.kafka.enriched_topic,
+        key=raw.id.encode(),
+        value=Enricher().enrich(raw, utcnow()).to_bytes(),
+        headers=[(KIND_HEADER, KIND_ARTICLE)],
+    )
+    producer.flush()
+    failures = ALERT_FAILURES._value.get()
+    sink = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest), alert=s.alert)
+    with caplog.at_level(logging.ERROR, logger="newspipe.index"):
+        for _ in range(10):
+            records = sink.consumer.poll(timeout_ms=1000)
+            if records:
+                sink.process(records)
+                break
+    sink.consumer.close()
+    assert es.get(index=s.es.alias, id=raw.id)["found"]
+    assert "watches not evaluated on a batch of 1 documents" in caplog.text
+    assert "strict_dynamic_mapping_exception" in caplog.text
+    assert ALERT_FAILURES._value.get() == failures + 1
+    again = KafkaConsumer(
+        **kafka_client_kwargs(s.kafka), group_id=s.index.group, enable_auto_commit=False
+    )
+    committed = sum(
+        again.committed(TopicPartition(s.kafka.enriched_topic, p)) or 0
+        for p in again.partitions_for_topic(s.kafka.enriched_topic) or ()
+    )
+    again.close()
+    assert committed == 1  # the batch was committed: not read again, not blocked
