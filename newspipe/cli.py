@@ -530,7 +530,6 @@ def alerts_cmd(
     shown = 0
     try:
         for alert in alerts:
-            alert.pop("_sort", None)
             shown += 1
             if as_json:
                 click.echo(orjson.dumps(alert).decode())

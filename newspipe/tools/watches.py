@@ -216,54 +216,52 @@ def recent(
     settings: Settings,
     size: int = 20,
     watch: str | None = None,
-    after: tuple[str, str] | None = None,
+    since: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts, oldest first: the last `size`, or (after = the last shown's sort key) the newer."""
-    filters = [{"term": {"watch": watch}}] if watch else []
-    query = {"bool": {"filter": filters}}
-    es = es_client(settings.es)
+    """Alerts, oldest first: the last `size`, or every one raised since `since`."""
+    filters: list[dict[str, Any]] = [{"term": {"watch": watch}}] if watch else []
+    if since is not None:
+        filters.append({"range": {"created_at": {"gte": since.isoformat()}}})
+    order = "asc" if since is not None else "desc"
     try:
-        if after is None:
-            resp = es.search(
-                index=settings.alert.alerts_index,
-                query=query,
-                size=size,
-                sort=[{"created_at": "desc"}, {"id": "desc"}],
-            )
-            hits = list(reversed(resp["hits"]["hits"]))
-        else:
-            resp = es.search(
-                index=settings.alert.alerts_index,
-                query=query,
-                size=1000,
-                sort=[{"created_at": "asc"}, {"id": "asc"}],
-                search_after=list(after),
-            )
-            hits = resp["hits"]["hits"]
+        resp = es_client(settings.es).search(
+            index=settings.alert.alerts_index,
+            query={"bool": {"filter": filters}},
+            size=MAX_HITS if since is not None else size,
+            sort=[{"created_at": order}, {"id": order}],
+        )
     except NotFoundError:
         return []
-    return [{**h["_source"], "_sort": tuple(h["sort"])} for h in hits]
+    hits = [h["_source"] for h in resp["hits"]["hits"]]
+    return hits if since is not None else list(reversed(hits))
+
+
+FOLLOW_OVERLAP = timedelta(seconds=30)  # an alert raised a little earlier but stored later
 
 
 def follow(
     settings: Settings, watch: str | None, size: int, poll: float = 1.0
 ) -> Iterator[dict[str, Any]]:
-    """The last `size` alerts, then each new one as it is raised (until interrupted)."""
+    """The last `size` alerts, then each new one as it is raised (until interrupted). Each poll
+    looks back `FOLLOW_OVERLAP` before the newest alert shown, so an alert that two indexers
+    stored out of order is not skipped; none is printed twice."""
     import time
 
-    last: tuple[str, str] | None = None
-    for alert in recent(settings, size, watch):
-        last = alert["_sort"]
-        yield alert
+    shown: set[str] = set()
+    newest: datetime | None = None
+    batch = recent(settings, size, watch)
     while True:
+        for alert in batch:
+            if alert["id"] not in shown:
+                shown.add(alert["id"])
+                yield alert
+            created = datetime.fromisoformat(alert["created_at"].replace("Z", "+00:00"))
+            newest = created if newest is None else max(newest, created)
         time.sleep(poll)
-        if last is None:
-            fresh = recent(settings, size, watch)
+        if newest is None:
+            batch = recent(settings, size, watch)
         else:
-            fresh = recent(settings, size, watch, after=last)
-        for alert in fresh:
-            last = alert["_sort"]
-            yield alert
+            batch = recent(settings, size, watch, since=newest - FOLLOW_OVERLAP)
 
 
 def alert_lines(alert: dict[str, Any]) -> list[str]:
