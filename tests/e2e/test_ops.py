@@ -138,6 +138,18 @@ def test_each_endpoint_answers_and_its_series_move_as_files_arrive(services: Ser
     )
     print(f"\nmean ingestion -> acknowledged write over {n} files: {mean:.2f} s")
     assert 0 < mean < 60
+    # A replay (straight to news.raw, no inbox) moves the enrich and index series too.
+    folder = services.logs / "replay"
+    folder.mkdir()
+    for i, seed in enumerate(seeds[:3]):
+        text = (ROOT / "seeds" / seed).read_text("utf-8")
+        (folder / seed).write_text(f"{text}\n\nReplayed for the metrics check {i}.\n", "utf-8")
+    mid = {name: services.series(name) for name in ("enrich", "index")}
+    assert "published 3" in run_cli("replay", str(folder)).stdout
+    wait_for(lambda: services.count() == n + 3, 90, "the replayed files indexed")
+    for name, stage in (("enrich", "enrich"), ("enrich", "link"), ("index", "index")):
+        key = f'newspipe_messages_consumed_total{{stage="{stage}"}}'
+        assert services.series(name)[key] - mid[name][key] >= 3, (name, stage)
     for name in SERVICES:
         series = services.series(name)
         assert series["process_resident_memory_bytes"] > 10 * 2**20
