@@ -314,17 +314,26 @@ def test_the_dashboard_shows_the_latest_alerts_linked_to_their_stories(
     browser = _browser()
     try:
         wait_for(lambda: _get(browser, url), 60, "the dashboard")
-        rows = wait_for(
-            lambda: browser.find_elements("css selector", "tr.alert"), 30, "the alerts panel"
-        )
-        shown = [r.find_elements("tag name", "td")[1].text for r in rows]
+        read_rows = (
+            "return [...document.querySelectorAll('tr.alert')].map("
+            "r => [...r.querySelectorAll('td')].map(c => c.innerText))"
+        )  # one script: the panel is re-rendered every 5 s, element handles go stale
+        rows = wait_for(lambda: browser.execute_script(read_rows), 30, "the alerts panel")
+        shown = [cells[1] for cells in rows]
         assert shown == [a["watch"] for a in reversed(expected)][: len(shown)]
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "dashboard-alerts.png"))
-        jmc = next(r for r in rows if r.find_elements("tag name", "td")[1].text == "jmc")
-        jmc.find_element("tag name", "a").click()
-        wait_for(lambda: browser.find_elements("css selector", "tr.member"), 30, "the story page")
         story = next(a["story"] for a in expected if a["watch"] == "jmc")
+        link = f"tr.alert a[href='/story/{story}']"
+        wait_for(
+            lambda: browser.execute_script(
+                f'const a = document.querySelector("{link}");'
+                " if (a) { a.click(); return true; } return false;"
+            ),
+            30,
+            "the jmc alert's link",
+        )
+        wait_for(lambda: browser.find_elements("css selector", "tr.member"), 30, "the story page")
         assert browser.current_url.endswith(f"/story/{story}")
         assert "Sirte" in browser.find_element("id", "members").text
     finally:

@@ -338,8 +338,16 @@ def _browser() -> Any:
 
 
 def _text(browser: Any, element_id: str) -> str:
-    found = browser.find_elements("id", element_id)
-    return str(found[0].text) if found else ""
+    """The element's text; "" while it is missing or being re-rendered (the page polls every
+    5 s and Dash replaces the elements it updates: a found element may go stale before it is
+    read, and `wait_for` then reads again)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        found = browser.find_elements("id", element_id)
+        return str(found[0].text) if found else ""
+    except StaleElementReferenceException:
+        return ""
 
 
 def test_dashboard_in_a_browser(pipeline: Pipeline) -> None:
