@@ -21,11 +21,18 @@ from newspipe.obs import setup_logging
 
 
 class _Main(click.Group):
-    """Any command: a server refusing the configuration (credentials, certificates) is one line
-    naming the setting to change, not a traceback."""
+    """Any command: a server refusing the configuration (credentials, certificates), or an
+    Elasticsearch that does not answer, is one line naming the setting to change, not a
+    traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from newspipe.clients import ConfigError, KafkaLog, es_refusal, kafka_refusal
+        from newspipe.clients import (
+            ConfigError,
+            KafkaLog,
+            es_refusal,
+            es_unreachable,
+            kafka_refusal,
+        )
 
         with KafkaLog() as kafka_log:  # kafka-python says why it was refused only in its log
             try:
@@ -33,7 +40,12 @@ class _Main(click.Group):
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             except Exception as exc:
-                reason = es_refusal(exc) or kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
+                url = ctx.obj.es.url if isinstance(ctx.obj, Settings) else "the configured URL"
+                reason = (
+                    es_refusal(exc)
+                    or es_unreachable(exc, url)
+                    or kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
+                )
                 if reason is None:
                     raise
                 raise click.ClickException(reason) from None

@@ -155,3 +155,16 @@ def es_transient(exc: BaseException) -> bool:
     if isinstance(exc, ApiError):
         return exc.status_code == 429 or exc.status_code >= 500
     return isinstance(exc, ESConnectionError | TransportError)
+
+
+def es_unreachable(exc: BaseException, url: str) -> str | None:
+    """The one line for a command whose Elasticsearch does not answer (down, wrong address)."""
+    from elastic_transport import ConnectionError as NoConnection
+    from elastic_transport import ConnectionTimeout
+
+    if isinstance(exc, NoConnection | ConnectionTimeout) and es_refusal(exc) is None:
+        return (
+            f"cannot reach Elasticsearch at {url} ({type(exc).__name__}); check NEWSPIPE_ES__URL"
+            " and that the cluster runs (`newspipe stack status`)"
+        )
+    return None

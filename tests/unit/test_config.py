@@ -76,3 +76,22 @@ def test_kafka_refusals_name_the_setting(logged: str, setting: str) -> None:
     reason = kafka_refusal(logged)
     assert reason is not None and setting in reason
     assert kafka_refusal("Unable to bootstrap: connection refused") is None  # down, not refused
+
+
+@pytest.mark.parametrize("args", [["watch", "list"], ["alerts"], ["search", "Haddad"]])
+def test_an_elasticsearch_that_does_not_answer_is_one_line(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port nothing listens on (no server needed): the command says where it looked and which
+    setting to check, and exits 1, instead of a traceback."""
+    from click.testing import CliRunner
+
+    from newspipe.cli import main
+    from tests.conftest import _free_port
+
+    url = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("NEWSPIPE_ES__URL", url)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert f"cannot reach Elasticsearch at {url}" in result.output
+    assert "NEWSPIPE_ES__URL" in result.output and "Traceback" not in result.output
