@@ -96,6 +96,27 @@ def run_cli(
     )
 
 
+def topic_records(settings: Settings, topic: str) -> list[Any]:
+    """Every record of a one-partition topic, from its beginning to its end now."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from newspipe.config import kafka_client_kwargs
+
+    consumer = KafkaConsumer(**kafka_client_kwargs(settings.kafka), enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        out: list[Any] = []
+        while consumer.position(tp) < end:
+            for msgs in consumer.poll(timeout_ms=1000).values():
+                out.extend(msgs)
+        return out
+    finally:
+        consumer.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

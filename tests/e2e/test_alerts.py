@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from newspipe.config import Settings, kafka_client_kwargs
+from newspipe.config import Settings
 from newspipe.contract import DeadLetter
-from newspipe.tools import bootstrap
 from newspipe.tools.status import consumer_lag
-from tests.conftest import run_cli
-from tests.e2e.test_pipeline import ARTIFACTS, Pipeline, _browser, _get, wait_for
+from tests.conftest import run_cli, topic_records
+from tests.e2e.test_pipeline import ARTIFACTS, Pipeline, _browser, _get, running, wait_for
 
 JMC = """Joint Military Commission meets in Sirte to review the ceasefire
 
@@ -92,23 +90,6 @@ def _alerts(watch: str | None = None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def _topic(settings: Settings, topic: str) -> list[Any]:
-    """Every record of a one-partition topic, from its beginning to its end now."""
-    consumer = KafkaConsumer(**kafka_client_kwargs(settings.kafka), enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        out: list[Any] = []
-        while consumer.position(tp) < end:
-            for msgs in consumer.poll(timeout_ms=1000).values():
-                out.extend(msgs)
-        return out
-    finally:
-        consumer.close()
-
-
 class Hooks(BaseHTTPRequestHandler):
     """/ok/...: 200; /fail/...: 500 while `failing`; every request kept."""
 
@@ -136,31 +117,9 @@ def hooks() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    from tests.conftest import require_stack, unique_env
-
-    env = unique_env(tmp_path_factory.mktemp("alerts"))
-    env["NEWSPIPE_ALERT__WEBHOOK_ATTEMPTS"] = "3"
-    old = os.environ.copy()
-    os.environ.update(env)
-    settings = Settings()
-    require_stack(settings)
-    bootstrap.prepare(settings)
-    log = (settings.ingest.inbox.parent / "run.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newspipe", "run"],
-        env=os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        bootstrap.wait_for_group(settings, timeout=120)
-        yield Pipeline(settings)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        log.close()
-        os.environ.clear()
-        os.environ.update(old)
+    tmp = tmp_path_factory.mktemp("alerts")
+    with running(tmp, {"NEWSPIPE_ALERT__WEBHOOK_ATTEMPTS": "3"}) as started:
+        yield started
 
 
 def _drop(pipeline: Pipeline, name: str, text: str) -> float:
@@ -188,7 +147,7 @@ def test_a_dropped_jmc_article_raises_one_alert_within_seconds(pipeline: Pipelin
     assert alert["trigger"] == "new-story" and alert["sent"] is True
     assert alert["titles"] == ["Joint Military Commission meets in Sirte to review the ceasefire"]
     assert any(w.startswith("topic jmc-5plus5") for w in alert["why"])
-    records = _topic(pipeline.settings, pipeline.settings.kafka.alerts_topic)
+    records = topic_records(pipeline.settings, pipeline.settings.kafka.alerts_topic)
     assert [r.key.decode() for r in records] == [alert["id"]]
     shown = _newspipe("alerts")
     assert "jmc" in shown and "new-story" in shown and "(1 alert(s))" in shown
@@ -245,7 +204,10 @@ def test_ten_syndicated_copies_give_one_alert_and_one_growth_alert(pipeline: Pip
     assert [(a["trigger"], a["story"]) for a in surge] == [("growth", story)]
     assert surge[0]["figures"]["articles"] >= 5 and surge[0]["story_size"] >= 5
     assert any("articles within 24 h (threshold 5)" in w for w in surge[0]["why"])
-    keys = [r.key.decode() for r in _topic(pipeline.settings, pipeline.settings.kafka.alerts_topic)]
+    keys = [
+        r.key.decode()
+        for r in topic_records(pipeline.settings, pipeline.settings.kafka.alerts_topic)
+    ]
     assert sorted(keys) == sorted({*keys}), "an alert was sent twice"
 
 
@@ -256,13 +218,13 @@ def _caught_up(settings: Settings) -> bool:
 
 def test_a_replay_raises_no_alert(pipeline: Pipeline) -> None:
     before = _alerts()
-    records = len(_topic(pipeline.settings, pipeline.settings.kafka.alerts_topic))
+    records = len(topic_records(pipeline.settings, pipeline.settings.kafka.alerts_topic))
     assert len(before) >= 4
     _newspipe("replay", str(pipeline.settings.ingest.processed))
     wait_for(lambda: _caught_up(pipeline.settings), 90, "the replay consumed by every stage")
     time.sleep(2)
     assert [a["id"] for a in _alerts()] == [a["id"] for a in before]
-    assert len(_topic(pipeline.settings, pipeline.settings.kafka.alerts_topic)) == records
+    assert len(topic_records(pipeline.settings, pipeline.settings.kafka.alerts_topic)) == records
 
 
 def test_webhooks_get_the_alert_and_a_failing_one_ends_in_the_dead_letter_topic(
@@ -275,7 +237,7 @@ def test_webhooks_get_the_alert_and_a_failing_one_ends_in_the_dead_letter_topic(
     _drop(pipeline, "kufra.txt", KUFRA)
 
     def letters() -> list[DeadLetter]:
-        records = _topic(pipeline.settings, pipeline.settings.kafka.dlq_topic)
+        records = topic_records(pipeline.settings, pipeline.settings.kafka.dlq_topic)
         found = [DeadLetter.model_validate_json(r.value) for r in records]
         return [x for x in found if x.stage == "notify"]
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,25 +64,39 @@ class Pipeline:
         )
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+@contextmanager
+def running(tmp: Path, extra: dict[str, str] | None = None) -> Iterator[Pipeline]:
+    """`newspipe run` on a namespace of its own (settings `extra` on top), its output in
+    `tmp/run.log`, until the block ends."""
     from tests.conftest import require_stack, unique_env
 
-    env = unique_env(tmp_path_factory.mktemp("pipeline"))
     old = os.environ.copy()
-    os.environ.update(env)
+    os.environ.update({**unique_env(tmp), **(extra or {})})
     settings = Settings()
     require_stack(settings)
     bootstrap.prepare(settings)
-    proc = subprocess.Popen([sys.executable, "-m", "newspipe", "run"], env=os.environ.copy())
+    log = (tmp / "run.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newspipe", "run"],
+        env=os.environ.copy(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         bootstrap.wait_for_group(settings, timeout=120)
         yield Pipeline(settings)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+        log.close()
         os.environ.clear()
         os.environ.update(old)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    with running(tmp_path_factory.mktemp("pipeline")) as started:
+        yield started
 
 
 def _by_entity(docs: list[dict[str, Any]], name: str) -> set[str]:

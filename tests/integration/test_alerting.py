@@ -17,7 +17,7 @@ from newspipe.tools import bootstrap
 from newspipe.tools.watches import add, compile_watch
 from services.index.alerting import Alerter
 from services.index.core import to_action
-from tests.conftest import linked_article
+from tests.conftest import linked_article, topic_records
 
 
 def _alerter(s: Settings) -> Alerter:
@@ -33,19 +33,7 @@ def _alerter(s: Settings) -> Alerter:
 
 
 def _keys(s: Settings) -> list[str]:
-    consumer = KafkaConsumer(**kafka_client_kwargs(s.kafka), enable_auto_commit=False)
-    try:
-        tp = TopicPartition(s.kafka.alerts_topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        keys: list[str] = []
-        while consumer.position(tp) < end:
-            for msgs in consumer.poll(timeout_ms=1000).values():
-                keys += [m.key.decode() for m in msgs]
-        return keys
-    finally:
-        consumer.close()
+    return [r.key.decode() for r in topic_records(s, s.kafka.alerts_topic)]
 
 
 def _alert(story: str) -> Alert:
