@@ -11,7 +11,6 @@ sends nothing.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,17 +21,8 @@ from newspipe.clients import es_client
 from newspipe.config import Settings
 from newspipe.contract import TOPIC_IDS, Alert, Trigger, Watch, utcnow
 from newspipe.tools.query import entity_ids, gazetteer, search_query
-from services.index.alerts import (
-    MATCH_FIELDS,
-    MEMBER_FIELDS,
-    Member,
-    fire,
-    member,
-    reasons,
-    with_ids,
-)
-
-MAX_HITS = 10_000
+from services.index.alerting import MAX_HITS, by_story, matching, members_of, read_watches
+from services.index.alerts import fire
 
 
 class WatchError(ValueError):
@@ -115,13 +105,7 @@ def add(settings: Settings, watch: Watch, replace: bool = False) -> None:
 
 
 def all_watches(settings: Settings) -> list[Watch]:
-    try:
-        resp = es_client(settings.es).search(
-            index=settings.alert.watches_index, size=1000, sort=[{"name": "asc"}]
-        )
-    except NotFoundError:
-        return []
-    return [Watch.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+    return read_watches(es_client(settings.es), settings.alert.watches_index)
 
 
 def get(settings: Settings, name: str) -> Watch:
@@ -180,26 +164,8 @@ def backtest(settings: Settings, watch: Watch, since: datetime) -> list[Alert]:
     stories = {h["_source"]["story"]["id"] for h in resp["hits"]["hits"]}
     if not stories:
         return []
-    matched: dict[str, dict[str, list[str]]] = defaultdict(dict)
-    hits = es.search(
-        index=alias,
-        query=with_ids(watch.query, "story.id", stories),
-        size=MAX_HITS,
-        source_includes=MATCH_FIELDS,
-    )["hits"]["hits"]
-    for hit in hits:
-        doc = hit["_source"]
-        matched[doc["story"]["id"]][doc["id"]] = reasons(watch, doc)
-    members: dict[str, list[Member]] = defaultdict(list)
-    docs = es.search(
-        index=alias,
-        query=with_ids({"match_all": {}}, "story.id", stories),
-        size=MAX_HITS,
-        source_includes=MEMBER_FIELDS,
-    )["hits"]["hits"]
-    for hit in docs:
-        m = member(hit["_source"])
-        members[m.story].append(m)
+    matched = matching(es, alias, watch, stories)
+    members = by_story(members_of(es, alias, "story.id", stories))
     arrivals = sorted(
         (m for ms in members.values() for m in ms if m.first_seen >= since),
         key=lambda m: (m.first_seen, m.id),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
@@ -42,6 +42,50 @@ log = logging.getLogger("newspipe.index")
 MAX_HITS = 10_000  # Elasticsearch's default result window: a story bigger than this is cut
 
 
+def read_watches(es: Elasticsearch, index: str) -> list[Watch]:
+    """Every watch, by name; none when the index was never made (no watch ever added)."""
+    try:
+        resp = es.search(index=index, size=1000, sort=[{"name": "asc"}])
+    except NotFoundError:
+        return []
+    return [Watch.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+
+def matching(
+    es: Elasticsearch, alias: str, watch: Watch, stories: Iterable[str]
+) -> dict[str, dict[str, list[str]]]:
+    """The members of `stories` that `watch` matches, with why: story -> id -> reasons."""
+    resp = es.search(
+        index=alias,
+        query=with_ids(watch.query, "story.id", stories),
+        size=MAX_HITS,
+        source_includes=MATCH_FIELDS,
+    )
+    out: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    for hit in resp["hits"]["hits"]:
+        doc = hit["_source"]
+        out[doc["story"]["id"]][doc["id"]] = reasons(watch, doc)
+    return out
+
+
+def members_of(es: Elasticsearch, alias: str, field: str, values: Iterable[str]) -> list[Member]:
+    """The indexed documents whose `field` (id, story.id) is one of `values`, as members."""
+    resp = es.search(
+        index=alias,
+        query=with_ids({"match_all": {}}, field, values),
+        size=MAX_HITS,
+        source_includes=MEMBER_FIELDS,
+    )
+    return [member(h["_source"]) for h in resp["hits"]["hits"]]
+
+
+def by_story(members: Iterable[Member]) -> dict[str, list[Member]]:
+    out: dict[str, list[Member]] = defaultdict(list)
+    for m in members:
+        out[m.story].append(m)
+    return out
+
+
 class Alerter:
     def __init__(
         self,
@@ -55,35 +99,25 @@ class Alerter:
         self.es, self.producer, self.alias = es, producer, alias
         self.watches_index, self.alerts_index, self.topic = watches_index, alerts_index, topic
 
-    def watches(self) -> list[Watch]:
-        try:
-            resp = self.es.search(index=self.watches_index, size=1000, sort=[{"name": "asc"}])
-        except NotFoundError:  # no watch was ever added (or the index was removed)
-            return []
-        return [Watch.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
-
     def after_batch(self, ids: Sequence[str]) -> list[Alert]:
         """Run every watch over the batch `ids` (articles and link corrections); the alerts sent."""
-        watches = self.watches()
+        watches = read_watches(self.es, self.watches_index)
         if not watches or not ids:
             return []
         self.es.indices.refresh(index=self.alias)
-        stories = {m.story for m in self._members(with_ids({"match_all": {}}, "id", ids))}
+        stories = {m.story for m in members_of(self.es, self.alias, "id", ids)}
         if not stories:
             return []
         matched: dict[str, dict[str, dict[str, list[str]]]] = {}  # watch -> story -> id -> why
         for watch in watches:
             try:
-                matched[watch.name] = self._matching(watch, stories)
+                matched[watch.name] = matching(self.es, self.alias, watch, stories)
             except ApiError as exc:
                 if exc.status_code >= 500 or exc.status_code == 429:
                     raise  # transient: the whole evaluation is retried
                 log.error("watch %s cannot run (%s): skipped", watch.name, exc.message)
         wanted = {story for per_story in matched.values() for story in per_story}
-        members: dict[str, list[Member]] = defaultdict(list)
-        if wanted:
-            for m in self._members(with_ids({"match_all": {}}, "story.id", wanted)):
-                members[m.story].append(m)
+        members = by_story(members_of(self.es, self.alias, "story.id", wanted) if wanted else [])
         alerts = [
             alert
             for watch in watches
@@ -91,25 +125,6 @@ class Alerter:
             for alert in fire(watch, members[story], ids, why, since=watch.created_at)
         ]
         return self.deliver(alerts)
-
-    def _matching(self, watch: Watch, stories: set[str]) -> dict[str, dict[str, list[str]]]:
-        resp = self.es.search(
-            index=self.alias,
-            query=with_ids(watch.query, "story.id", stories),
-            size=MAX_HITS,
-            source_includes=MATCH_FIELDS,
-        )
-        out: dict[str, dict[str, list[str]]] = defaultdict(dict)
-        for hit in resp["hits"]["hits"]:
-            doc = hit["_source"]
-            out[doc["story"]["id"]][doc["id"]] = reasons(watch, doc)
-        return out
-
-    def _members(self, query: dict[str, Any]) -> list[Member]:
-        resp = self.es.search(
-            index=self.alias, query=query, size=MAX_HITS, source_includes=MEMBER_FIELDS
-        )
-        return [member(h["_source"]) for h in resp["hits"]["hits"]]
 
     def deliver(self, alerts: list[Alert]) -> list[Alert]:
         """Create each alert once; send the new and the never-confirmed ones; mark them sent."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from newspipe.contract import Alert, Watch, alert_id
+from newspipe.contract import Alert, Trigger, Watch, alert_id
 
 # What the evaluation reads of each document (the ES _source filter).
 MEMBER_FIELDS = [
@@ -115,23 +115,24 @@ def fire(
     kind = watch.trigger.kind
     if kind == "new-story":
         hits = [m for m in fresh if m.id in matched]
-        if not hits:
-            return []
+        fired: list[Fired] = [(hits, [], None, {})] if hits else []
         why = _union(matched[m.id] for m in hits)
-        return [_alert(watch, story, hits, why, ordered)]
-    if kind == "growth":
-        return _growth(watch, story, ordered, fresh, matched)
-    return _new_language(watch, story, ordered, fresh, matched)
+    else:
+        decide = _growth if kind == "growth" else _new_language
+        fired = decide(watch.trigger, ordered, fresh)
+        why = _union(matched[m.id] for m in ordered if m.id in matched)  # the story's
+    return [
+        _alert(watch, story, hits, lines + why, ordered, language, figures)
+        for hits, lines, language, figures in fired
+    ]
 
 
-def _growth(
-    watch: Watch,
-    story: str,
-    ordered: list[Member],
-    fresh: list[Member],
-    matched: Mapping[str, list[str]],
-) -> list[Alert]:
-    trigger = watch.trigger
+# What a trigger decided: the articles that fired it, its own lines of why, the language (for
+# new-language), its figures (for growth).
+Fired = tuple[list[Member], list[str], str | None, dict[str, float]]
+
+
+def _growth(trigger: Trigger, ordered: list[Member], fresh: list[Member]) -> list[Fired]:
     end = max(m.when for m in fresh)
     start = end - timedelta(hours=trigger.window_hours)
     inside = [m for m in ordered if start <= m.when <= end]
@@ -141,44 +142,32 @@ def _growth(
     if not (by_articles or by_outlets):
         return []
     hours = f"{trigger.window_hours:g} h"
-    passed = [
-        f"{len(inside)} articles within {hours} (threshold {trigger.articles})"
-        if by_articles
-        else "",
-        f"{len(outlets)} outlets within {hours} (threshold {trigger.outlets}): "
-        + ", ".join(sorted(outlets))
-        if by_outlets
-        else "",
-    ]
-    story_why = _union(matched[m.id] for m in ordered if m.id in matched)
+    lines = []
+    if by_articles:
+        lines.append(f"{len(inside)} articles within {hours} (threshold {trigger.articles})")
+    if by_outlets:
+        lines.append(
+            f"{len(outlets)} outlets within {hours} (threshold {trigger.outlets}): "
+            + ", ".join(sorted(outlets))
+        )
     figures = {
         "articles": float(len(inside)),
         "outlets": float(len(outlets)),
         "window_hours": trigger.window_hours,
     }
-    return [
-        _alert(watch, story, fresh, [p for p in passed if p] + story_why, ordered, figures=figures)
-    ]
+    return [(fresh, lines, None, figures)]
 
 
-def _new_language(
-    watch: Watch,
-    story: str,
-    ordered: list[Member],
-    fresh: list[Member],
-    matched: Mapping[str, list[str]],
-) -> list[Alert]:
+def _new_language(trigger: Trigger, ordered: list[Member], fresh: list[Member]) -> list[Fired]:
     first_of: dict[str, Member] = {}
     for m in ordered:
         first_of.setdefault(m.language, m)
     began = ordered[0].language
-    story_why = _union(matched[m.id] for m in ordered if m.id in matched)
-    out = []
-    for m in fresh:
-        if m.language != began and first_of[m.language].id == m.id:
-            why = [f"first {m.language} report of a story that began in {began}", *story_why]
-            out.append(_alert(watch, story, [m], why, ordered, language=m.language))
-    return out
+    return [
+        ([m], [f"first {m.language} report of a story that began in {began}"], m.language, {})
+        for m in fresh
+        if m.language != began and first_of[m.language].id == m.id
+    ]
 
 
 def _alert(
@@ -187,8 +176,8 @@ def _alert(
     hits: list[Member],
     why: list[str],
     members: list[Member],
-    language: str | None = None,
-    figures: dict[str, float] | None = None,
+    language: str | None,
+    figures: dict[str, float],
 ) -> Alert:
     kind = watch.trigger.kind
     return Alert(
@@ -200,7 +189,7 @@ def _alert(
         titles=[m.title or "" for m in hits],
         language=language,
         why=why,
-        figures=figures or {},
+        figures=figures,
         story_size=len(members),
     )
 
