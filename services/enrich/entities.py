@@ -4,12 +4,14 @@ stated default (recorded as such), else reported as ambiguous. Names outside the
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from functools import lru_cache
+from itertools import accumulate, chain, compress
 from typing import NamedTuple
 
 from newspipe.contract import Entity
-from newspipe.text import TOKEN, fold, is_arabic, token_pattern
+from newspipe.text import TOKEN, fold, is_arabic, words_split
 from services.enrich.knowledge import Gazetteer
 from services.enrich.names import arabic_variant, name_key, strict_key, token_keys
 
@@ -19,11 +21,14 @@ CONTEXT_WINDOW = (
 MAX_NAME_KEYS = 10
 
 
-class Token(NamedTuple):  # a NamedTuple: built for every word, ~3x cheaper than a dataclass
-    text: str
-    start: int
-    end: int
-    upper: bool  # capitalised Latin word, or any Arabic word (Arabic has no case)
+class Tokens(NamedTuple):
+    """An article's words as parallel lists (one object per word would cost more than the rest
+    of the matching): the text, offsets, and whether it is capitalised (Latin) or Arabic."""
+
+    texts: list[str]
+    starts: list[int]
+    ends: list[int]
+    upper: list[bool]
 
 
 class Mention(NamedTuple):
@@ -35,62 +40,107 @@ class Mention(NamedTuple):
     how: str  # alias | acronym | surname | context | default | ambiguous
 
 
-def tokenize(text: str) -> list[Token]:
-    out = [
-        Token(m.group(), m.start(), m.end(), _upper(m.group()))
-        for m in token_pattern(text).finditer(text)
-    ]
-    # A possessive "s" (Haftar's) is not a word.
-    return [t for t in out if t.text != "s" or not t.start or text[t.start - 1] not in "'’"]
+class _Upper(dict[str, bool]):
+    def __missing__(self, token: str) -> bool:
+        first = token[0]
+        value = self[token] = first.isupper() or "\u0600" <= first <= "\u06ff"
+        return value
 
 
-@lru_cache(maxsize=200_000)
-def _upper(token: str) -> bool:
-    """Capitalised Latin word, or any Arabic word (Arabic has no case)."""
-    first = token[0]
-    return first.isupper() or "\u0600" <= first <= "\u06ff"
+_UPPER = _Upper()  # capitalised Latin word, or any Arabic word (Arabic has no case)
 
 
-def _slots(tokens: list[Token]) -> tuple[list[str], list[int]]:
-    """Flatten token keys (an abd-name gives two), remembering each key's token index."""
-    pairs = [(k, i) for i, tok in enumerate(tokens) for k in token_keys(tok.text)]
-    return [k for k, _ in pairs], [i for _, i in pairs]
+def tokenize(text: str) -> Tokens:
+    """TOKEN's words of `text` but a possessive "s" (Haftar's), in one regex pass: `split`
+    alternates gaps and words, and the running sum of the parts' lengths gives the offsets."""
+    parts = words_split(text)
+    offsets = list(accumulate(map(len, parts)))
+    texts = parts[1::2]
+    if len(_UPPER) > 200_000:
+        _UPPER.clear()
+    return Tokens(texts, offsets[0:-1:2], offsets[1::2], list(map(_UPPER.__getitem__, texts)))
 
 
-def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], list[Token], set[int]]:
-    """Pack matches in order; also the tokens and the indexes of tokens they cover."""
+class _Words(dict[str, tuple[tuple[str, ...], bool]]):
+    """Per distinct word, for one gazetteer: its name keys, and whether any of them can do
+    anything in find_mentions (start a name, be an acronym or a known surname). Most words can't,
+    and are then passed over without a look."""
+
+    def __init__(self, gaz: Gazetteer) -> None:
+        super().__init__()
+        self.gaz = gaz
+
+    def __missing__(self, word: str) -> tuple[tuple[str, ...], bool]:
+        gaz = self.gaz
+        keys = token_keys(word)
+        upper = _UPPER[word]
+        active = word in gaz.acronyms or any(
+            key in gaz.lengths
+            or _variant(key) in gaz.lengths
+            or (upper and (s := _surname_key(key, gaz)) is not None and _strict_ok(word, s, gaz))
+            for key in keys
+        )
+        if len(self) > 200_000:
+            self.clear()
+        value = self[word] = (keys, active)
+        return value
+
+
+def _words(gaz: Gazetteer) -> _Words:
+    words = gaz.cache.get("words")
+    if not isinstance(words, _Words):
+        words = gaz.cache["words"] = _Words(gaz)
+    return words
+
+
+def _pairs(gaz: Gazetteer) -> set[tuple[str, ...]]:
+    """The first two keys of every pack name of two keys or more."""
+    pairs = gaz.cache.get("pairs")
+    if not isinstance(pairs, set):
+        pairs = gaz.cache["pairs"] = {key[:2] for key in gaz.by_key if len(key) > 1}
+    return pairs
+
+
+def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set[int]]:
+    """Pack matches in order; also the tokens and the indexes of tokens they cover.
+
+    Keys are flattened over the words (an abd-name gives two, an article none), and a name is
+    matched on consecutive keys. Only the words that can start a name or be a known surname are
+    visited; a match skips the keys it took."""
     tokens = tokenize(text)
-    keys, owner = _slots(tokens)
+    texts, upper = tokens.texts, tokens.upper
+    infos = list(map(_words(gaz).__getitem__, texts))
+    per_word = [keys for keys, _ in infos]
+    keys = list(chain.from_iterable(per_word))
+    first_key = list(accumulate(map(len, per_word), initial=0))  # word -> its first key's index
     mentions: list[Mention] = []
     covered: set[int] = set()
     surnames: list[tuple[str, int]] = []  # (surname key, token)
     lengths, acronyms = gaz.lengths, gaz.acronyms
-    i = 0
-    while i < len(keys):
-        tok = tokens[owner[i]]
-        key = keys[i]
-        if not tok.upper and key not in lengths and tok.text not in acronyms:
-            i += 1  # the common case: a lower-case word that starts no name
-            continue
-        # A name can start here only if the word is an acronym or its key (or the key without a
-        # clitic) starts an alias; most capitalised words and Arabic words start none.
-        starts = tok.text in acronyms or key in lengths or _variant(key) in lengths
-        hit = _match_at(keys, owner, tokens, i, gaz) if starts else None
-        if hit:
-            n, ent_id, how = hit
-            first, last = owner[i], owner[i + n - 1]
-            start = _article_start(tokens, first, text)
-            mentions.append(
-                Mention(ent_id, text[start : tokens[last].end], start, tokens[last].end, first, how)
-            )
-            covered.update(range(first, last + 1))
-            i += n
-            continue
-        if tok.upper:
-            surname = _surname_key(key, gaz)
-            if surname is not None and _strict_ok(tok.text, surname, gaz):
-                surnames.append((surname, owner[i]))
-        i += 1
+    taken = 0  # keys before this one belong to a match
+    for ti in compress(range(len(texts)), [active for _, active in infos]):
+        word, up = texts[ti], upper[ti]
+        for i in range(first_key[ti], first_key[ti + 1]):
+            if i < taken:
+                continue
+            key = keys[i]
+            if not up and key not in lengths and word not in acronyms:
+                continue  # a lower-case word that starts no name
+            starts = word in acronyms or key in lengths or _variant(key) in lengths
+            hit = _match_at(keys, i, word, up, gaz) if starts else None
+            if hit:
+                n, ent_id, how = hit
+                last = bisect_right(first_key, i + n - 1) - 1  # the word of the match's last key
+                start = _article_start(tokens, ti, text)
+                end = tokens.ends[last]
+                mentions.append(Mention(ent_id, text[start:end], start, end, ti, how))
+                covered.update(range(ti, last + 1))
+                taken = i + n
+                continue
+            if up:
+                surname = _surname_key(key, gaz)
+                if surname is not None and _strict_ok(word, surname, gaz):
+                    surnames.append((surname, ti))
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
@@ -108,24 +158,28 @@ _variant = lru_cache(maxsize=200_000)(arabic_variant)
 
 
 def _match_at(
-    keys: list[str], owner: list[int], tokens: list[Token], i: int, gaz: Gazetteer
+    keys: list[str], i: int, word: str, upper: bool, gaz: Gazetteer
 ) -> tuple[int, str, str] | None:
-    tok = tokens[owner[i]]
-    if tok.text in gaz.acronyms:
-        return 1, gaz.acronyms[tok.text], "acronym"
-    if keys[i] not in gaz.lengths and not tok.upper:
-        return None  # the common case: a lower-case word that starts no name
+    """The longest pack name on the keys from `i` on (`word`: the word of key i)."""
+    if word in gaz.acronyms:
+        return 1, gaz.acronyms[word], "acronym"
+    if keys[i] not in gaz.lengths and not upper:
+        return None  # only its form without a clitic starts a name, and it is lower-case
     first_keys = [keys[i]]
     variant = _variant(keys[i])
     if variant:
         first_keys.append(variant)
+    second = keys[i + 1] if i + 1 < len(keys) else None
+    pairs = _pairs(gaz)
     for first in first_keys:
         for n in gaz.lengths.get(first, ()):
+            if n > 1 and (first, second) not in pairs:
+                continue  # no name of two words or more starts with these two
             cand = (first, *keys[i + 1 : i + n])
             ids = gaz.by_key.get(cand) if len(cand) == n else None
-            if n == 1 and ids and not _strict_ok(tok.text, first, gaz):
+            if n == 1 and ids and not _strict_ok(word, first, gaz):
                 continue
-            if ids and _case_ok(tokens, owner, i, n, gaz.entities[ids[0]].type):
+            if ids and _case_ok(word, upper, n, gaz.entities[ids[0]].type):
                 return n, ids[0], "alias"
     return None
 
@@ -135,27 +189,29 @@ def _strict_ok(text: str, key: str, gaz: Gazetteer) -> bool:
     return is_arabic(text) or strict_key(text) in gaz.strict.get(key, ())
 
 
-def _case_ok(tokens: list[Token], owner: list[int], i: int, n: int, etype: str) -> bool:
+def _case_ok(word: str, upper: bool, n: int, etype: str) -> bool:
     """A name starts with a capital (Arabic has none); a long org/place name may be lower-case
     ("the joint military commission")."""
-    first = tokens[owner[i]]
-    if first.upper or first.text[:1].isdigit():
+    if upper or word[:1].isdigit():
         return True
     return etype != "PERSON" and n >= 3
 
 
-def _article_start(tokens: list[Token], first: int, text: str) -> int:
+def _article_start(tokens: Tokens, first: int, text: str) -> int:
     """Include a preceding article written apart ("Al-Haddad", "el Nadhouri") in the surface."""
-    if first > 0 and fold(tokens[first - 1].text) in ("al", "el"):
-        prev = tokens[first - 1]
-        if text[prev.end : tokens[first].start] in ("-", " ", "‑"):
-            return prev.start
-    return tokens[first].start
+    starts, ends = tokens.starts, tokens.ends
+    if (
+        first > 0
+        and fold(tokens.texts[first - 1]) in ("al", "el")
+        and text[ends[first - 1] : starts[first]] in ("-", " ", "‑")
+    ):
+        return starts[first - 1]
+    return starts[first]
 
 
 def _resolve_surnames(
     surnames: list[tuple[str, int]],
-    tokens: list[Token],
+    tokens: Tokens,
     mentions: list[Mention],
     gaz: Gazetteer,
     covered: set[int],
@@ -164,15 +220,15 @@ def _resolve_surnames(
     out = []
     for key, ti in surnames:
         cands = gaz.short[key]
-        ent_id, how = _pick(cands, ti, full, tokens, gaz)
-        tok = tokens[ti]
-        out.append(Mention(ent_id, tok.text, tok.start, tok.end, ti, how))
+        ent_id, how = _pick(cands, ti, full, tokens.texts, gaz)
+        start, end = tokens.starts[ti], tokens.ends[ti]
+        out.append(Mention(ent_id, tokens.texts[ti], start, end, ti, how))
         covered.add(ti)
     return out
 
 
 def _pick(
-    cands: list[str], ti: int, full: list[tuple[int, str]], tokens: list[Token], gaz: Gazetteer
+    cands: list[str], ti: int, full: list[tuple[int, str]], texts: list[str], gaz: Gazetteer
 ) -> tuple[str, str]:
     named = [(pos, e) for pos, e in full if e in cands]
     if named:
@@ -180,9 +236,7 @@ def _pick(
         return (max(before) if before else min(named))[1], "surname"
     if len(cands) == 1:
         return cands[0], "surname"
-    window = fold(
-        " ".join(t.text for t in tokens[max(0, ti - CONTEXT_WINDOW) : ti + CONTEXT_WINDOW])
-    )
+    window = fold(" ".join(texts[max(0, ti - CONTEXT_WINDOW) : ti + CONTEXT_WINDOW]))
     cued = [c for c in cands if any(cue in window for cue in gaz.entities[c].context)]
     if len(cued) == 1:
         return cued[0], "context"

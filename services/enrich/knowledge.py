@@ -46,8 +46,11 @@ class Gazetteer:
     short: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     # One-word aliases and surnames also need their strict key to match (names.strict_key).
     strict: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # What the matcher derives from the tables (per word), emptied whenever they change.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, entry: dict[str, Any]) -> None:
+        self.cache.clear()
         attrs = {k: str(v) for k, v in (entry.get("attributes") or {}).items()}
         ent = PackEntity(
             id=entry["id"],
@@ -104,12 +107,13 @@ def load_topics(pack_dir: Path = PACK_DIR) -> list[dict[str, Any]]:
     return list(read_yaml(path.read_text("utf-8"))["topics"]) if path.exists() else []
 
 
-def load_lexicon(pack_dir: Path = PACK_DIR) -> dict[str, list[str]]:
-    """Word lists for names outside the pack: titles, org/place head words, stop words."""
+def load_lexicon(pack_dir: Path = PACK_DIR) -> dict[str, frozenset[str]]:
+    """Word lists for names outside the pack: titles, org/place head words, stop words (folded;
+    sets: they are only asked whether they hold a word)."""
     path = pack_dir / "lexicon.yaml"
     data = read_yaml(path.read_text("utf-8")) if path.exists() else {}
     # str(): YAML 1.1 reads bare "on" or "no" as booleans.
-    return {k: [fold(str(w)) for w in v] for k, v in (data or {}).items()}
+    return {k: frozenset(fold(str(w)) for w in v) for k, v in (data or {}).items()}
 
 
 @dataclass(frozen=True)

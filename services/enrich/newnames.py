@@ -9,11 +9,13 @@ runs are dropped: precision first. Word lists live in knowledge/lexicon.yaml.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
+from itertools import compress
 
 from newspipe.contract import Entity
 from newspipe.text import fold as _fold
-from services.enrich.entities import Token
+from services.enrich.entities import Tokens
 
 CONNECTORS = frozenset(
     {
@@ -45,62 +47,60 @@ def slug(name: str) -> str:
 
 
 def find_new_names(
-    text: str, tokens: list[Token], covered: set[int], lex: dict[str, list[str]]
+    text: str, tokens: Tokens, covered: set[int], lex: Mapping[str, frozenset[str]]
 ) -> list[Entity]:
-    stop = set(lex.get("stopwords", ()))
+    stop = lex.get("stopwords", frozenset())
+    texts, starts, ends, upper = tokens
+    n = len(texts)
     found: dict[str, Entity] = {}
+    # A run starts at a capitalised word (not all capitals, not a stop word) that no pack name
+    # took; lower-case words, most of a text, are passed over in one step.
     i = 0
-    while i < len(tokens):
-        if i in covered or not _name_word(tokens[i], stop):
-            i += 1
+    for k in compress(range(n), upper):
+        if k < i or k in covered:
             continue
-        j = i
+        word = texts[k]
+        if word.isupper() or len(word) <= 1 or fold(word) in stop:
+            continue
+        i = j = k
         while (
-            j + 1 < len(tokens)
+            j + 1 < n
             and j + 1 not in covered
-            and _adjacent(text, tokens, j)
-            and _continues(tokens, j + 1, stop)
+            and text[ends[j] : starts[j + 1]] in (" ", "-", "‑")  # not across punctuation
+            and _continues(texts, upper, j + 1, stop)
         ):
             j += 1
-        while j > i and fold(tokens[j].text) in CONNECTORS:
+        while j > i and fold(texts[j]) in CONNECTORS:
             j -= 1
-        etype = _type_of(tokens, i, j, lex)
+        etype = _type_of(texts, i, j, lex)
         if etype:
-            surface = text[tokens[i].start : tokens[j].end]
-            _add(found, surface, etype)
+            _add(found, text[starts[i] : ends[j]], etype)
         i = j + 1
     return list(found.values())
 
 
-def _adjacent(text: str, tokens: list[Token], j: int) -> bool:
-    """Names do not run across punctuation: "Army (LNA), Abdulrazzaq" is two things."""
-    return text[tokens[j].end : tokens[j + 1].start] in (" ", "-", "‑")
+def _continues(texts: list[str], upper: list[bool], k: int, stop: frozenset[str]) -> bool:
+    word = fold(texts[k])
+    if word in CONNECTORS:
+        return k + 1 < len(texts) and upper[k + 1]
+    return upper[k] and word not in stop
 
 
-def _name_word(tok: Token, stop: set[str]) -> bool:
-    return tok.upper and not tok.text.isupper() and fold(tok.text) not in stop and len(tok.text) > 1
-
-
-def _continues(tokens: list[Token], k: int, stop: set[str]) -> bool:
-    tok = tokens[k]
-    if fold(tok.text) in CONNECTORS:
-        return k + 1 < len(tokens) and tokens[k + 1].upper
-    return tok.upper and fold(tok.text) not in stop
-
-
-def _type_of(tokens: list[Token], i: int, j: int, lex: dict[str, list[str]]) -> str | None:
-    words = [fold(t.text) for t in tokens[i : j + 1]]
-    before = fold(tokens[i - 1].text) if i > 0 else ""
-    if len(words) >= 2 and any(w in lex.get("org_heads", ()) for w in words):
+def _type_of(texts: list[str], i: int, j: int, lex: Mapping[str, frozenset[str]]) -> str | None:
+    words = [fold(t) for t in texts[i : j + 1]]
+    before = fold(texts[i - 1]) if i > 0 else ""
+    empty: frozenset[str] = frozenset()
+    orgs, places = lex.get("org_heads", empty), lex.get("place_heads", empty)
+    if len(words) >= 2 and any(w in orgs for w in words):
         return "ORG"
-    if len(words) >= 2 and any(w in lex.get("place_heads", ()) for w in words):
+    if len(words) >= 2 and any(w in places for w in words):
         return "LOC"
-    if any(w in lex.get("org_heads", ()) or w in lex.get("place_heads", ()) for w in words):
+    if any(w in orgs or w in places for w in words):
         return None
-    titles = lex.get("person_titles", ())
+    titles = lex.get("person_titles", empty)
     if before in titles and len(words) <= 4 and not any(w in titles for w in words):
         return "PERSON"
-    if len(words) >= 2 and words[0] in lex.get("given_names", ()):
+    if len(words) >= 2 and words[0] in lex.get("given_names", empty):
         return "PERSON"
     return None
 

@@ -121,3 +121,18 @@ def test_one_word_names_need_their_vowels() -> None:
         e.name for e in ents(real, "Forces from Cairo, Moscow and Sudan met in Crete.").values()
     }
     assert {"Cairo", "Moscow", "Crete"} <= names
+
+
+def test_a_name_added_to_the_pack_is_matched_at_once() -> None:
+    """The matcher's per-word cache is emptied when the gazetteer changes."""
+    from services.enrich.entities import find_mentions
+    from services.enrich.knowledge import load_gazetteer
+
+    gaz = load_gazetteer(PACK)
+    text = "Zorblax Quennington met the Varnholt Brigade in Tripoli."
+    before = {m.entity_id for m in find_mentions(text, gaz)[0]}
+    gaz.add({"id": "zorblax", "name": "Zorblax Quennington", "type": "PERSON"})
+    gaz.add({"id": "varnholt", "name": "Varnholt Brigade", "type": "ORG"})
+    after = {m.entity_id for m in find_mentions(text, gaz)[0]}
+    assert "zorblax" not in before and "varnholt" not in before
+    assert after - before == {"zorblax", "varnholt"}

@@ -34,3 +34,58 @@ def test_an_underscore_splits_words_as_before() -> None:
     assert dedup.sentences(text, fold(text)) == [
         ["snake", "case", "5", "5", "al", "haftar", "الناظوري", "x"]
     ]
+
+
+def _reference_fold(text: str) -> str:
+    """fold() as first written, with str.translate (the tables are the module's)."""
+    import unicodedata
+
+    from newspipe import text as t
+
+    if text.isascii():
+        return text.replace("`", "'").casefold()
+    text = unicodedata.normalize("NFKC", text).translate(t._QUOTES)
+    text = t._AR_DIACRITICS.sub("", text).translate(t._AR_LETTERS)
+    text = t._COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def test_fold_by_replacement_equals_translate_on_every_corpus_text() -> None:
+    odd = "‘Quoted’ «guillemets» – dash `tick´ أإآٱ ىةؤئ الجيشُ ـ Sécurité ŒUVRE ﬁn"
+    for text in [*_texts(), odd]:
+        assert fold(text) == _reference_fold(text)
+
+
+def _reference_tokens(text: str) -> list[tuple[str, int, int]]:
+    """TOKEN's tokens, a possessive "s" dropped, as the matcher first tokenized."""
+    out = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
+    return [t for t in out if t[0] != "s" or not t[1] or text[t[1] - 1] not in "'’"]
+
+
+def test_tokenize_finds_the_reference_words_and_offsets() -> None:
+    from services.enrich.entities import tokenize
+
+    odd = [
+        "Haftar's men and Haftar’s allies; s at start, it's, 's, snake_case's x's_y 5 + 5",
+        "s",
+        "",
+        "'s",
+        "Dbeibah's_office and O's",
+    ]
+    for text in [*_texts(), *odd]:
+        for form in (text, fold(text)):
+            tokens = tokenize(form)
+            assert list(zip(tokens.texts, tokens.starts, tokens.ends, strict=True)) == (
+                _reference_tokens(form)
+            )
+            assert tokens.upper == [
+                t[0].isupper() or "\u0600" <= t[0] <= "\u06ff" for t in tokens.texts
+            ]
+
+
+def test_grams_are_the_joined_runs_of_words() -> None:
+    words = ["a", "bé", "c", "الناظوري", "e", "5+5"]
+    for n in (1, 2, 4, 6, 7):
+        expected = [" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)]
+        assert dedup.grams(words, n) == expected
+    assert dedup.grams([], 3) == []
