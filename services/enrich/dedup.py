@@ -20,6 +20,8 @@ import hashlib
 import itertools
 import operator
 import re
+from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import xxhash
@@ -72,22 +74,45 @@ def sentences(body: str, folded: str | None = None) -> list[list[str]]:
 
 
 def shingles(body: str, split: list[list[str]] | None = None) -> list[bytes]:
-    words = [w for sentence in (split if split is not None else sentences(body)) for w in sentence]
-    if len(words) < SHINGLE_WORDS:
-        return [" ".join(words).encode()] if words else []
-    return list(dict.fromkeys(grams(words, SHINGLE_WORDS)))
+    return _shingles(_Joined.of(split if split is not None else sentences(body)))
+
+
+def _shingles(text: _Joined) -> list[bytes]:
+    if text.words < SHINGLE_WORDS:
+        return [text.joined] if text.words else []
+    return list(dict.fromkeys(text.runs(range(text.words - SHINGLE_WORDS + 1), SHINGLE_WORDS)))
+
+
+class _Joined(NamedTuple):
+    """Sentences' words joined by spaces and encoded once (UTF-8), with each word's byte offsets:
+    every run of words is then one slice of the bytes, cut in C loops."""
+
+    joined: bytes
+    starts: list[int]  # word i's first byte
+    ends: list[int]  # word i's end (before its space)
+    bounds: list[int]  # sentence k's words are bounds[k] to bounds[k + 1]
+    words: int
+
+    @classmethod
+    def of(cls, split: list[list[str]]) -> _Joined:
+        encoded = list(map(str.encode, itertools.chain.from_iterable(split)))
+        lengths = list(map(len, encoded))
+        starts = list(itertools.accumulate(map(operator.add, lengths, _ONES), initial=0))
+        ends = list(map(operator.add, starts, lengths))
+        bounds = list(itertools.accumulate(map(len, split), initial=0))
+        return cls(b" ".join(encoded), starts, ends, bounds, len(encoded))
+
+    def runs(self, firsts: Iterable[int], n: int) -> list[bytes]:
+        """The runs of `n` words that start at the word indexes `firsts`, as UTF-8."""
+        firsts = list(firsts)
+        lasts = map(operator.add, firsts, itertools.repeat(n - 1))
+        cuts = map(slice, map(self.starts.__getitem__, firsts), map(self.ends.__getitem__, lasts))
+        return list(map(self.joined.__getitem__, cuts))
 
 
 def grams(words: list[str], n: int) -> list[bytes]:
-    """Every run of `n` words, joined by a space, UTF-8: cut from the words joined and encoded
-    once, at byte offsets summed from the words' lengths (every step a C loop)."""
-    encoded = list(map(str.encode, words))
-    lengths = list(map(len, encoded))
-    starts = list(itertools.accumulate(map(operator.add, lengths, _ONES), initial=0))
-    ends = list(map(operator.add, starts, lengths))  # each word's end (before its space)
-    joined = b" ".join(encoded)
-    count = max(0, len(words) - n + 1)
-    return list(map(joined.__getitem__, map(slice, starts[:count], ends[n - 1 :])))
+    """Every run of `n` words, joined by a space, UTF-8."""
+    return _Joined.of([words]).runs(range(len(words) - n + 1), n)
 
 
 _ONES = itertools.repeat(1)
@@ -98,18 +123,20 @@ def sentence_sketch(body: str, split: list[list[str]] | None = None) -> list[int
     order of the text (the first SENTENCES_KEPT sentences). Each shingle is hashed once (xxh64);
     the SENTENCE_HASHES hash functions mix that value with fixed masks and odd multipliers, and
     the minima per sentence are taken in numpy."""
-    kept = [
-        words
-        for words in (split if split is not None else sentences(body))
-        if len(words) >= SENTENCE_MIN_WORDS
-    ][:SENTENCES_KEPT]
+    return _sentence_sketch(_Joined.of(split if split is not None else sentences(body)))
+
+
+def _sentence_sketch(text: _Joined) -> list[int]:
+    bounds = text.bounds
+    kept = [k for k in range(len(bounds) - 1) if bounds[k + 1] - bounds[k] >= SENTENCE_MIN_WORDS][
+        :SENTENCES_KEPT
+    ]
     if not kept:
         return []
-    cut: list[bytes] = []
-    starts = []
-    for words in kept:
-        starts.append(len(cut))
-        cut.extend(grams(words, SENTENCE_GRAM))
+    firsts = [bounds[k] for k in kept]
+    stops = [bounds[k + 1] - SENTENCE_GRAM + 1 for k in kept]  # past each sentence's last gram
+    cut = text.runs(itertools.chain.from_iterable(map(range, firsts, stops)), SENTENCE_GRAM)
+    starts = list(itertools.accumulate(map(operator.sub, stops, firsts), initial=0))[:-1]
     hashed = np.fromiter(map(xxhash.xxh64_intdigest, cut), np.uint64, len(cut))
     mixed = ((hashed[None, :] ^ _MASKS[:, None]) * _ODD[:, None]) >> np.uint64(32)
     minima = np.minimum.reduceat(mixed, starts, axis=1)  # SENTENCE_HASHES x sentences
@@ -119,15 +146,18 @@ def sentence_sketch(body: str, split: list[list[str]] | None = None) -> list[int
 def fingerprint(body: str, folded: str | None = None) -> tuple[list[int], int, list[int]]:
     """(MinHash signature, distinct shingles, sentence sketch), the body folded and split once
     (`folded`: already folded)."""
-    split = sentences(body, folded)
-    sig, n = signature(body, split)
-    return sig, n, sentence_sketch(body, split)
+    text = _Joined.of(sentences(body, folded))
+    sig, n = _signature(_shingles(text))
+    return sig, n, _sentence_sketch(text)
 
 
 def signature(body: str, split: list[list[str]] | None = None) -> tuple[list[int], int]:
     """(MinHash signature, number of distinct shingles): the size lets link.py estimate
     containment. `split`: the body's sentences() when already computed."""
-    grams = shingles(body, split)
+    return _signature(shingles(body, split))
+
+
+def _signature(grams: list[bytes]) -> tuple[list[int], int]:
     mh = MinHash(
         num_perm=NUM_PERM,
         seed=1,

@@ -61,29 +61,68 @@ def tokenize(text: str) -> Tokens:
     return Tokens(texts, offsets[0:-1:2], offsets[1::2], list(map(_UPPER.__getitem__, texts)))
 
 
-class _Words(dict[str, tuple[tuple[str, ...], bool]]):
-    """Per distinct word, for one gazetteer: its name keys, and whether any of them can do
-    anything in find_mentions (start a name, be an acronym or a known surname). Most words can't,
-    and are then passed over without a look."""
+Hit = tuple[int, str, str]  # (keys taken, entity id, how)
+# Where a name can start on one key of a word: per first key tried (the key, then the key without
+# a clitic), the lengths above one of the names it starts, longest first, and the one-key name it
+# is by itself (checked once per word), if any.
+Plan = tuple[tuple[str, tuple[int, ...], Hit | None], ...]
+# Per key of a word: a match decided by the word alone (an acronym), the plan, the keys that
+# can follow it in a longer name (None: any, the word is a name by itself), and the known surname
+# it is; None for a key that can do nothing.
+Slot = tuple[Hit | None, Plan, frozenset[str] | None, str | None] | None
+_END = "\x00"  # after the last key: no key holds it
+
+
+class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
+    """Per distinct word, for one gazetteer: its name keys, and what each key can do in
+    find_mentions (None when no key can do anything: most words, passed over without a look).
+    Everything that depends on the word alone is decided here, once per word."""
 
     def __init__(self, gaz: Gazetteer) -> None:
         super().__init__()
         self.gaz = gaz
 
-    def __missing__(self, word: str) -> tuple[tuple[str, ...], bool]:
-        gaz = self.gaz
+    def __missing__(self, word: str) -> tuple[tuple[str, ...], tuple[Slot, ...] | None]:
         keys = token_keys(word)
-        upper = _UPPER[word]
-        active = word in gaz.acronyms or any(
-            key in gaz.lengths
-            or _variant(key) in gaz.lengths
-            or (upper and (s := _surname_key(key, gaz)) is not None and _strict_ok(word, s, gaz))
-            for key in keys
-        )
+        slots = tuple(self._slot(word, key) for key in keys)
         if len(self) > 200_000:
             self.clear()
-        value = self[word] = (keys, active)
+        value = self[word] = (keys, slots if any(s is not None for s in slots) else None)
         return value
+
+    def _slot(self, word: str, key: str) -> Slot:
+        gaz = self.gaz
+        if word in gaz.acronyms:
+            return (1, gaz.acronyms[word], "acronym"), (), None, None
+        upper = _UPPER[word]
+        if not upper and key not in gaz.lengths:
+            return None  # a lower-case word that starts no name
+        plan = tuple(
+            (first, tuple(n for n in gaz.lengths[first] if n > 1), self._single(word, first))
+            for first in (key, _variant(key))
+            if first and first in gaz.lengths
+        )
+        surname = _surname_key(key, gaz) if upper else None
+        if surname is not None and not _strict_ok(word, surname, gaz):
+            surname = None
+        if not plan and surname is None:
+            return None
+        seconds = _seconds(gaz)
+        after = (
+            None
+            if any(single for _, _, single in plan)
+            else frozenset().union(*(seconds.get(first, ()) for first, _, _ in plan))
+        )
+        return None, plan, after, surname
+
+    def _single(self, word: str, first: str) -> Hit | None:
+        """The one-key pack name `word` is, under the key `first`."""
+        gaz = self.gaz
+        ids = gaz.by_key.get((first,)) if 1 in gaz.lengths[first] else None
+        if not ids or not _strict_ok(word, first, gaz):
+            return None
+        etype = gaz.entities[ids[0]].type
+        return (1, ids[0], "alias") if _case_ok(word, _UPPER[word], 1, etype) else None
 
 
 def _words(gaz: Gazetteer) -> _Words:
@@ -93,12 +132,16 @@ def _words(gaz: Gazetteer) -> _Words:
     return words
 
 
-def _pairs(gaz: Gazetteer) -> set[tuple[str, ...]]:
-    """The first two keys of every pack name of two keys or more."""
-    pairs = gaz.cache.get("pairs")
-    if not isinstance(pairs, set):
-        pairs = gaz.cache["pairs"] = {key[:2] for key in gaz.by_key if len(key) > 1}
-    return pairs
+def _seconds(gaz: Gazetteer) -> dict[str, frozenset[str]]:
+    """First key -> the second keys of the pack names of two keys or more that start with it."""
+    seconds = gaz.cache.get("seconds")
+    if not isinstance(seconds, dict):
+        found: dict[str, set[str]] = defaultdict(set)
+        for key in gaz.by_key:
+            if len(key) > 1:
+                found[key[0]].add(key[1])
+        seconds = gaz.cache["seconds"] = {k: frozenset(v) for k, v in found.items()}
+    return seconds
 
 
 def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set[int]]:
@@ -111,23 +154,22 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
     texts, upper = tokens.texts, tokens.upper
     infos = list(map(_words(gaz).__getitem__, texts))
     per_word = [keys for keys, _ in infos]
-    keys = list(chain.from_iterable(per_word))
+    keys = [*chain.from_iterable(per_word), _END]
     first_key = list(accumulate(map(len, per_word), initial=0))  # word -> its first key's index
     mentions: list[Mention] = []
     covered: set[int] = set()
     surnames: list[tuple[str, int]] = []  # (surname key, token)
-    lengths, acronyms = gaz.lengths, gaz.acronyms
+    seconds = _seconds(gaz)
     taken = 0  # keys before this one belong to a match
-    for ti in compress(range(len(texts)), [active for _, active in infos]):
-        word, up = texts[ti], upper[ti]
-        for i in range(first_key[ti], first_key[ti + 1]):
-            if i < taken:
+    for ti in compress(range(len(texts)), [slots is not None for _, slots in infos]):
+        i = first_key[ti] - 1
+        for slot in infos[ti][1] or ():
+            i += 1
+            if i < taken or slot is None:
                 continue
-            key = keys[i]
-            if not up and key not in lengths and word not in acronyms:
-                continue  # a lower-case word that starts no name
-            starts = word in acronyms or key in lengths or _variant(key) in lengths
-            hit = _match_at(keys, i, word, up, gaz) if starts else None
+            hit, plan, after, surname = slot
+            if hit is None and plan and (after is None or keys[i + 1] in after):
+                hit = _match_at(keys, i, plan, texts[ti], upper[ti], gaz, seconds)
             if hit:
                 n, ent_id, how = hit
                 last = bisect_right(first_key, i + n - 1) - 1  # the word of the match's last key
@@ -136,11 +178,8 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
                 mentions.append(Mention(ent_id, text[start:end], start, end, ti, how))
                 covered.update(range(ti, last + 1))
                 taken = i + n
-                continue
-            if up:
-                surname = _surname_key(key, gaz)
-                if surname is not None and _strict_ok(word, surname, gaz):
-                    surnames.append((surname, ti))
+            elif surname is not None:
+                surnames.append((surname, ti))
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
@@ -158,29 +197,26 @@ _variant = lru_cache(maxsize=200_000)(arabic_variant)
 
 
 def _match_at(
-    keys: list[str], i: int, word: str, upper: bool, gaz: Gazetteer
-) -> tuple[int, str, str] | None:
-    """The longest pack name on the keys from `i` on (`word`: the word of key i)."""
-    if word in gaz.acronyms:
-        return 1, gaz.acronyms[word], "acronym"
-    if keys[i] not in gaz.lengths and not upper:
-        return None  # only its form without a clitic starts a name, and it is lower-case
-    first_keys = [keys[i]]
-    variant = _variant(keys[i])
-    if variant:
-        first_keys.append(variant)
-    second = keys[i + 1] if i + 1 < len(keys) else None
-    pairs = _pairs(gaz)
-    for first in first_keys:
-        for n in gaz.lengths.get(first, ()):
-            if n > 1 and (first, second) not in pairs:
-                continue  # no name of two words or more starts with these two
-            cand = (first, *keys[i + 1 : i + n])
-            ids = gaz.by_key.get(cand) if len(cand) == n else None
-            if n == 1 and ids and not _strict_ok(word, first, gaz):
-                continue
-            if ids and _case_ok(word, upper, n, gaz.entities[ids[0]].type):
-                return n, ids[0], "alias"
+    keys: list[str],
+    i: int,
+    plan: Plan,
+    word: str,
+    upper: bool,
+    gaz: Gazetteer,
+    seconds: dict[str, frozenset[str]],
+) -> Hit | None:
+    """The longest pack name on the keys from `i` on (`word`: the word of key i; `keys` end
+    with _END)."""
+    second = keys[i + 1]
+    for first, longer, single in plan:
+        if longer and second in seconds.get(first, ()):  # else no longer name starts so
+            for n in longer:
+                cand = (first, *keys[i + 1 : i + n])
+                ids = gaz.by_key.get(cand) if len(cand) == n else None
+                if ids and _case_ok(word, upper, n, gaz.entities[ids[0]].type):
+                    return n, ids[0], "alias"
+        if single:
+            return single
     return None
 
 
