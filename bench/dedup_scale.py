@@ -25,9 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from faust.stores.rocksdb import RocksDBOptions
 from rocksdict import Rdict
 
 from newspipe.contract import EnrichedArticle, Entity, doc_id
+from services.enrich.app import table_rocksdb
+from services.enrich.cold import ColdStores
 from services.enrich.link import Linker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' article builder
@@ -158,7 +161,9 @@ class RocksStore(MutableMapping[str, Any]):
     """Records as JSON in rocksdb, as faust's rocksdb table store keeps them (on disk)."""
 
     def __init__(self, path: Path) -> None:
-        self.db = Rdict(str(path))
+        # faust's own rocksdb options with the worker's settings for the members table
+        options = RocksDBOptions(**table_rocksdb(), use_rocksdict=True).as_options()
+        self.db = Rdict(str(path), options)
 
     def __getitem__(self, key: str) -> Any:
         raw = self.db.get(key.encode())
@@ -212,22 +217,29 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--copies", type=float, default=0.2)
     ap.add_argument("--per-day", type=int, default=PER_DAY, help="publication rate")
+    ap.add_argument(
+        "--all-in-memory",
+        action="store_true",
+        help="no cold store: the band index and every group stay in memory (the old layout)",
+    )
     args = ap.parse_args()
     rng = random.Random(42)
     work = Path(tempfile.mkdtemp(prefix="newspipe-dedup-bench-"))
     try:
-        run(args.docs, args.copies, args.per_day, rng, work)
+        run(args.docs, args.copies, args.per_day, rng, work, not args.all_in_memory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(docs: int, share: float, per_day: int, rng: random.Random, work: Path) -> None:
+def run(docs: int, share: float, per_day: int, rng: random.Random, work: Path, cold: bool) -> None:
     # Generator state is bounded (2,000 recent originals) and the truth is kept on disk, so the
     # RSS growth measured is the linker's.
     originals: deque[tuple[str, Event]] = deque(maxlen=2000)
     truth = Rdict(str(work / "truth"))  # id -> id of the original, or b"" for an original
     store = RocksStore(work / "members")
-    linker = Linker(store)
+    stores = ColdStores(work / "link-index")  # the worker's own cold store (rocksdb)
+    linker = Linker(store, cold=stores() if cold else None)
+    print("cold store: " + ("rocksdb, as in the worker" if cold else "none, all in memory"))
     rss0 = rss_mb()
     tenth = max(1, docs // 10)
     rows: list[tuple[int, float, float, int, float]] = []
@@ -292,11 +304,21 @@ def report(
         )
     held = rss_mb() - rss0
     index = linker.bands.keys.nbytes + linker.bands.vals.nbytes + len(linker.ids)
+    groups = len(linker.dup_groups.hot) + len(linker.stories.hot)
     print(
         f"memory held: RSS growth {held:.0f} MB ({held * 1024 / docs:.2f} KB/article); "
-        f"band index + id table {index / 2**20:.1f} MB; member records on disk "
-        f"(rocksdb, as in the faust table) {du_mb(work / 'members'):.0f} MB"
+        f"band index + id table {index / 2**20:.1f} MB in memory, {linker.bands.spilled:,} band "
+        f"entries on disk; groups in memory {groups:,}"
+        f"; member records on disk (rocksdb, as in the faust table) "
+        f"{du_mb(work / 'members'):.0f} MB; cold store on disk {du_mb(work / 'link-index'):.0f} MB"
     )
+    if len(rows) == 10:
+        r2, r5, r10 = rows[1][4], rows[4][4], rows[-1][4]
+        print(
+            f"RSS at {rows[1][0]:,} / {rows[4][0]:,} / {rows[-1][0]:,} articles: {r2:.0f} / "
+            f"{r5:.0f} / {r10:.0f} MB; growth over the second half "
+            f"{(r10 - r5) * 1024 / (rows[-1][0] - rows[4][0]):.2f} KB/article"
+        )
     print(f"copies linked: recall {tp / max(1, copies):.4f}, originals wrongly linked: {fp}")
 
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, Protocol
 
 import faust
@@ -42,8 +42,9 @@ from newspipe.ops import (
     LINK_SECONDS,
     PRODUCED,
 )
+from services.enrich.cold import ColdStores
 from services.enrich.core import Enricher
-from services.enrich.link import Linker
+from services.enrich.link import Cold, Linker
 
 log = logging.getLogger("newspipe.enrich")
 # Enriching takes ~6 s per MB of text on one core: a 4 MB article would block faust's loop for 30 s,
@@ -109,8 +110,11 @@ class Stages:
         members: MutableMapping[str, Any],
         outputs: dict[str, Output],
         limit: int,
+        cold: Callable[[], Cold | None] = lambda: None,
     ) -> None:
+        """`cold`: makes the linker's cold store, fresh for each linker (none: all in memory)."""
         self.enricher, self.members, self.outputs, self.limit = enricher, members, outputs, limit
+        self.cold = cold
         # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may
         # later wrap it (index stage) escapes its JSON and adds a reason, and must still fit.
         self.out_limit = limit * 3 // 4
@@ -118,7 +122,7 @@ class Stages:
 
     def linker(self) -> Linker:
         if self._linker is None:
-            self._linker = Linker(self.members)
+            self._linker = Linker(self.members, cold=self.cold())
         return self._linker
 
     def reset(self) -> None:
@@ -205,13 +209,14 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     link = app.topic(k.link_topic, partitions=1, internal=True)
     enriched = app.topic(k.enriched_topic, partitions=k.partitions, internal=False)
     dlq = app.topic(k.dlq_topic, internal=False)
-    members = app.Table("link-members", default=None, partitions=1)
+    members = app.Table("link-members", default=None, partitions=1, options=table_rocksdb())
     outputs: dict[str, Output] = {
         "link": RetryingTopic(link),
         "enriched": RetryingTopic(enriched),
         "dlq": RetryingTopic(dlq),
     }
-    stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest))
+    cold = ColdStores(settings.enrich.datadir / f"{settings.enrich.app_id}-link-index")
+    stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest), cold)
 
     async def enrich(stream: Any) -> None:
         async for event in stream.events():
@@ -235,6 +240,17 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     app.timer(1.0, name="liveness")(beat)
     HEALTH.checks["consuming"] = lambda: _not_consuming(app)
     return app, stages
+
+
+def table_rocksdb() -> dict[str, int]:
+    """rocksdb settings of the members table. faust's defaults let it use a 2 GB read cache and
+    three 64 MB write buffers, so the worker's RSS would grow with the archive it reads; the
+    decoded-record cache in front of the table (members.CACHE_RECORDS) serves the hot reads."""
+    return {  # a new dict each time: faust's store takes keys out of the one it is given
+        "write_buffer_size": 16 * 2**20,
+        "max_write_buffer_number": 2,
+        "block_cache_size": 64 * 2**20,
+    }
 
 
 def _not_consuming(app: faust.App) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import MutableMapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,7 +20,9 @@ import numpy as np
 from newspipe.contract import EnrichedArticle, LinkUpdate, Story
 from services.enrich.knowledge import LinkingWeights, load_linking
 from services.enrich.lsh import (
+    HOT_ENTRIES,
     BandIndex,
+    ByteStore,
     jaccards,
     sentence_keys,
     sentence_overlaps,
@@ -70,6 +72,60 @@ def wording_keys(rec: MemberRecord) -> list[int]:
     return signature_band_keys(rec.sig) + sentence_keys(rec.sentences)
 
 
+HOT_GROUPS = 20_000  # groups and stories kept in memory when the linker has a cold store
+
+
+@dataclass(frozen=True)
+class Cold:
+    """Where the linker's derived indexes put what memory does not hold (rocksdb in the worker,
+    rebuilt with the linker): the band index's older entries, and the groups and stories not
+    used lately. Without one, all of it stays in memory."""
+
+    bands: ByteStore
+    groups: ByteStore
+    hot_entries: int = HOT_ENTRIES  # band index entries kept in memory
+    hot_groups: int = HOT_GROUPS  # groups and stories kept in memory
+
+
+class Groups:
+    """Group root -> its member ids (groups of two or more only). The groups used lately are in
+    memory, at most `hot` of them when there is a cold store; the others are in it, their ids
+    packed (32 raw bytes each), and come back to memory when used."""
+
+    def __init__(self, cold: ByteStore | None, prefix: bytes, hot: int = HOT_GROUPS) -> None:
+        self.hot: dict[str, set[str]] = {}  # oldest use first
+        self.cold, self.prefix, self.limit = cold, prefix, hot  # prefix: one store, two kinds
+
+    def get(self, root: str, default: set[str]) -> set[str]:
+        members = self.pop(root, None)
+        if members is None:
+            return default
+        self[root] = members  # used: now the newest
+        return members
+
+    def pop(self, root: str, default: set[str] | None) -> set[str] | None:
+        members = self.hot.pop(root, None)
+        if members is None and self.cold is not None:
+            name = self.prefix + bytes.fromhex(root)
+            data = self.cold.get(name)
+            if data is not None:
+                del self.cold[name]
+                members = {data[i : i + 32].hex() for i in range(0, len(data), 32)}
+        return default if members is None else members
+
+    def __setitem__(self, root: str, members: set[str]) -> None:
+        self.hot[root] = members
+        if self.cold is not None and len(self.hot) > self.limit:
+            oldest = next(iter(self.hot))
+            packed = b"".join(map(bytes.fromhex, self.hot.pop(oldest)))
+            self.cold[self.prefix + bytes.fromhex(oldest)] = packed
+
+    def add(self, root: str, mid: str) -> None:
+        members = self.pop(root, None) or {root}
+        members.add(mid)
+        self[root] = members
+
+
 class Linker:
     def __init__(
         self,
@@ -77,20 +133,23 @@ class Linker:
         weights: LinkingWeights | None = None,
         *,
         cache_records: int = CACHE_RECORDS,
+        cold: Cold | None = None,
     ) -> None:
         """`store`: the members table (JSON-able values). `weights`: how entities count as story
-        evidence, the knowledge pack's (knowledge/linking.yaml) when not given."""
+        evidence, the knowledge pack's (knowledge/linking.yaml) when not given. `cold`: where
+        the indexes built from the table keep what memory does not (bounded memory for a large
+        archive; the decisions are the same with or without it)."""
         self.weights = weights if weights is not None else load_linking()
         self.members = MemberStore(store, cache_records)
-        self.bands = BandIndex()
+        self.bands = BandIndex(cold.bands, cold.hot_entries) if cold else BandIndex()
         self.ids = bytearray()  # ordinal -> article id, 32 raw bytes each (see _index)
         self.recent: dict[str, deque[tuple[float | None, str]]] = defaultdict(
             lambda: deque(maxlen=RECENT_PER_KEY)
         )
         self.compared = 0  # records read and compared so far (a counter for benchmarks/metrics)
         # Groups with two or more members only; an article alone is its own group implicitly.
-        self.dup_groups: dict[str, set[str]] = {}
-        self.stories: dict[str, set[str]] = {}
+        self.dup_groups = Groups(cold.groups if cold else None, b"d", _hot_groups(cold))
+        self.stories = Groups(cold.groups if cold else None, b"s", _hot_groups(cold))
         for mid, rec in self.members.items():
             self._index(mid, rec)
 
@@ -102,7 +161,7 @@ class Linker:
             self.recent[key].append((rec.day, mid))
         for groups, root in ((self.dup_groups, rec.duplicate_of), (self.stories, rec.story)):
             if root and root != mid:
-                groups.setdefault(root, {root}).add(mid)
+                groups.add(root, mid)
 
     def observe(self, doc: EnrichedArticle) -> tuple[EnrichedArticle, list[LinkUpdate]]:
         """Decide duplicate_of and story for `doc`; corrections for members it precedes."""
@@ -230,18 +289,16 @@ class Linker:
         members = self.stories.get(story, {story})
         return all(within_window(self.members[m].day, rec.day) for m in members)
 
-    def _relabel(
-        self, mid: str, roots: set[str], field: Field, groups: dict[str, set[str]]
-    ) -> set[str]:
+    def _relabel(self, mid: str, roots: set[str], field: Field, groups: Groups) -> set[str]:
         """Merge `mid` and the groups of `roots` under the earliest-seen member; relabel only the
         members whose root changed (a late joiner costs O(1), not O(group))."""
         own = _link(self.members[mid], field) or mid
         roots = roots | {own}
         root = min(roots, key=self._order)  # a group's key is its earliest member
-        merged = groups.pop(root, set()) | {root}
+        merged = (groups.pop(root, None) or set()) | {root}
         changed = set()
         for r in roots:
-            members = groups.pop(r, set()) | {r} if r != root else set()
+            members = (groups.pop(r, None) or set()) | {r} if r != root else set()
             members |= {mid} if mid not in merged else set()
             for m in members:
                 merged.add(m)
@@ -251,6 +308,10 @@ class Linker:
                     changed.add(m)
         groups[root] = merged
         return changed
+
+
+def _hot_groups(cold: Cold | None) -> int:
+    return cold.hot_groups if cold else HOT_GROUPS
 
 
 def _link(rec: MemberRecord, field: Field) -> str | None:

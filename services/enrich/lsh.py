@@ -9,7 +9,9 @@ defined (and checked) with the signature length in dedup.py."""
 from __future__ import annotations
 
 import base64
+import itertools
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 import xxhash
@@ -70,19 +72,23 @@ def sentence_overlaps(a: str, others: list[str]) -> list[tuple[int, float]]:
     col = xs[order]
     ys = (y.astype(np.uint64) | tag).ravel()
     lo = np.searchsorted(col, ys, side="left")
-    n = np.searchsorted(col, ys, side="right") - lo
-    y_hit = (n > 0).reshape(y.shape)  # other sentence j agrees with some x on hash k
     x_hit = np.zeros((len(flat), len(x), SENTENCE_HASHES), dtype=np.int8)  # per other article
-    hits = np.flatnonzero(n)
-    if len(hits):
+    if len(col) < 2 or (col[1:] != col[:-1]).all():
+        # The usual case, each value once in the article: a found value is at `lo`.
+        found = col[np.minimum(lo, len(col) - 1)] == ys
+        y_hit = found.reshape(y.shape)  # other sentence j agrees with some x on hash k
+        hits = np.flatnonzero(found)
+        x_flat = order[lo[hits]]  # x row * SENTENCE_HASHES + k
+        rows = owner[hits // SENTENCE_HASHES]
+    else:  # a sentence repeated in the article: each value found may stand for several rows
+        n = np.searchsorted(col, ys, side="right") - lo
+        y_hit = (n > 0).reshape(y.shape)
+        hits = np.flatnonzero(n)
         counts = n[hits]
         first = np.repeat(lo[hits] - np.cumsum(counts) + counts, counts)
-        x_flat = order[first + np.arange(counts.sum())]  # x row * SENTENCE_HASHES + k
-        x_hit[
-            np.repeat(owner[hits // SENTENCE_HASHES], counts),
-            x_flat // SENTENCE_HASHES,
-            x_flat % SENTENCE_HASHES,
-        ] = 1
+        x_flat = order[first + np.arange(counts.sum())]
+        rows = np.repeat(owner[hits // SENTENCE_HASHES], counts)
+    x_hit[rows, x_flat // SENTENCE_HASHES, x_flat % SENTENCE_HASHES] = 1
     ny = np.bincount(owner, weights=y_hit.sum(axis=1) >= 2, minlength=len(flat))
     nx = np.count_nonzero(x_hit.sum(axis=2) >= 2, axis=1)
     share = np.maximum(nx / len(x), np.divide(ny, sizes, out=np.zeros(len(flat)), where=sizes > 0))
@@ -110,12 +116,35 @@ def band_keys(sig: bytes, bands: int, width: int) -> list[int]:
     return [xxhash.xxh64_intdigest(sig[b * width : (b + 1) * width], seed=b) for b in range(bands)]
 
 
+class ByteStore(Protocol):
+    """What a cold store must do (a dict, or a rocksdb table on disk)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def __setitem__(self, key: bytes, value: bytes) -> None: ...
+    def __delitem__(self, key: bytes) -> None: ...
+
+
+# Entries held in memory (12 bytes each) before the oldest half moves to the cold store, when
+# the index has one: ~50 MB, the last ~60,000 articles at 20 band + 48 sentence keys each.
+HOT_ENTRIES = 4_000_000
+
+
 class BandIndex:
-    def __init__(self) -> None:
+    """Band key -> member ordinals, oldest first.
+
+    Hot: sorted arrays plus a buffer of recent additions, in memory. Cold (optional): a mapping
+    of 8-byte key -> its older ordinals as little-endian uint32, on disk (rocksdb in the worker).
+    When the hot arrays pass `hot_entries`, their older half moves to the cold store; a lookup
+    that wants more ordinals of a key than memory holds reads the rest from it. The answers are
+    the same with or without a cold store: only where the entries live differs."""
+
+    def __init__(self, cold: ByteStore | None = None, hot_entries: int = HOT_ENTRIES) -> None:
         self.keys = np.empty(0, dtype=np.uint64)
         self.vals = np.empty(0, dtype=np.uint32)
         self.buffer: dict[int, list[int]] = {}
         self.buffered = 0
+        self.cold, self.hot_entries = cold, hot_entries
+        self.spilled = 0  # entries moved to the cold store so far
 
     def add(self, key: int, ordinal: int) -> None:
         self.add_many([key], ordinal)
@@ -140,25 +169,48 @@ class BandIndex:
         k = np.uint64(key)
         lo = int(np.searchsorted(self.keys, k, side="left"))
         hi = int(np.searchsorted(self.keys, k, side="right"))
+        held = hi - lo + len(out)
         if newest is not None:
             lo = max(lo, hi - (newest - len(out)))
         # A stable sort keeps each key's ordinals in insertion order, and the buffer is newer.
-        return [int(v) for v in self.vals[lo:hi]] + out if hi > lo else list(out)
+        hot = [int(v) for v in self.vals[lo:hi]] + out if hi > lo else list(out)
+        need = (newest - held) if newest is not None else None
+        if self.spilled and (need is None or need > 0):
+            older: list[int] = self._cold(key, need).tolist()
+            return older + hot
+        return hot
 
     def get_many(self, keys: list[int], newest: int) -> np.ndarray:
         """The distinct ordinals filed under any of `keys`, the `newest` ones of each key (as
         get(key, newest) for each key, the sorted part searched once for all keys)."""
         buffered = [self.buffer.get(k, []) for k in keys]
-        wanted = np.array([max(0, newest - len(b)) for b in buffered], dtype=np.int64)
+        held = np.array([len(b) for b in buffered], dtype=np.int64)
+        wanted = np.maximum(0, newest - held)
         ks = np.array(keys, dtype=np.uint64)
         hi = np.searchsorted(self.keys, ks, side="right")
-        lo = np.maximum(np.searchsorted(self.keys, ks, side="left"), hi - wanted)
+        first = np.searchsorted(self.keys, ks, side="left")
+        lo = np.maximum(first, hi - wanted)
         counts = np.maximum(hi - lo, 0)
         total = int(counts.sum())
         starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
         stored = self.vals[starts + np.arange(total)] if total else self.vals[:0]
         recent = [v for b in buffered for v in b[-newest:]]
-        return np.unique(np.concatenate([stored, np.array(recent, dtype=np.uint32)]))
+        parts = [stored, np.array(recent, dtype=np.uint32)]
+        if self.spilled:  # keys of which memory holds fewer than `newest`: the rest on disk
+            short = newest - (hi - first + held)
+            parts += [
+                self._cold(k, int(n)) for k, n in zip(keys, short.tolist(), strict=True) if n > 0
+            ]
+        return np.unique(np.concatenate(parts))
+
+    def _cold(self, key: int, newest: int | None) -> np.ndarray:
+        """The ordinals of `key` in the cold store, the `newest` ones if given."""
+        assert self.cold is not None  # spilled > 0 only with a cold store
+        data = self.cold.get(key.to_bytes(8, "little"))
+        if data is None:
+            return self.vals[:0]
+        vals = np.frombuffer(data, dtype="<u4")
+        return vals if newest is None else vals[-newest:]
 
     def merge(self) -> None:
         if not self.buffer:
@@ -170,3 +222,23 @@ class BandIndex:
         self.keys, self.vals = keys[order], np.concatenate([self.vals, vs])[order]
         self.buffer.clear()
         self.buffered = 0
+        if self.cold is not None and len(self.keys) > self.hot_entries:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move the entries of the older ordinals, about half of memory's, to the cold store:
+        each key's are appended to what it holds (ordinals only grow, so the order is kept)."""
+        assert self.cold is not None
+        keep = self.hot_entries // 2
+        cut = np.partition(self.vals, len(self.vals) - keep)[len(self.vals) - keep]
+        old = self.vals < cut
+        keys, vals = self.keys[old], self.vals[old].astype("<u4")
+        if not len(keys):
+            return
+        bounds = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
+        cold = self.cold
+        for a, b in itertools.pairwise(bounds):
+            name = int(keys[a]).to_bytes(8, "little")
+            cold[name] = (cold.get(name) or b"") + vals[a:b].tobytes()
+        self.spilled += len(keys)
+        self.keys, self.vals = self.keys[~old], self.vals[~old]

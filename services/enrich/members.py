@@ -166,8 +166,9 @@ class MemberStore:
         self.cache: dict[str, MemberRecord] = {}  # insertion-ordered: evicts the oldest
 
     def items(self) -> Iterator[tuple[str, MemberRecord]]:
-        """Every stored record (uncached: read once, at start)."""
-        for mid, data in list(self.table.items()):
+        """Every stored record (uncached: read once, at start, one at a time: an archive of a
+        million records is not held in memory to be read)."""
+        for mid, data in self.table.items():
             yield mid, MemberRecord.from_dict(data)
 
     def find(self, mid: str) -> MemberRecord | None:

@@ -400,3 +400,83 @@ def test_sentence_overlaps_of_many_equal_the_pairwise_rule(enricher: Enricher) -
         assert got == [_overlap_pairwise(a, b) for b in sketches]
         shared += sum(n >= 2 for (n, _), b in zip(got, sketches, strict=True) if b != a)
     assert shared >= 10  # copies among them: the rule had pairs to find, not only zeros
+
+
+def test_sentence_overlaps_with_a_sentence_repeated_in_the_article(enricher: Enricher) -> None:
+    """An article that repeats a sentence holds each of its min-hashes twice: the search that
+    assumes each value once must not be the one used then."""
+    from services.enrich.lsh import pack_sig, sentence_overlaps
+
+    texts = [p.read_text("utf-8") for p in sorted(SEEDS.iterdir())][:4]
+    first = texts[0].split("\n\n")
+    repeated = "\n\n".join([*first, first[-1], first[1]])  # two paragraphs said twice
+    sketches = [pack_sig(_doc(enricher, t, i).dedup.sentences) for i, t in enumerate(texts)]
+    a = pack_sig(_doc(enricher, repeated, 99).dedup.sentences)
+    got = sentence_overlaps(a, sketches)
+    assert got == [_overlap_pairwise(a, b) for b in sketches]
+    assert got[0][0] >= 2  # the original shares its sentences with the repeating copy
+
+
+def test_band_index_answers_the_same_with_its_older_entries_on_disk() -> None:
+    """A cold store changes where entries live, never what a lookup returns: the same random
+    filing into an index that spills (a tiny memory share) and one that keeps all in memory."""
+    from services.enrich import lsh
+
+    rng = random.Random(5)
+    cold: dict[bytes, bytes] = {}
+    spilling, whole = lsh.BandIndex(cold, hot_entries=40), lsh.BandIndex()
+    for ordinal in range(600):
+        keys = [*rng.sample(range(30), 4), 1000 + ordinal]  # shared keys and a unique one
+        spilling.add_many(keys, ordinal)
+        whole.add_many(keys, ordinal)
+        if ordinal % 37 == 0:
+            spilling.merge()
+            whole.merge()
+        if ordinal % 50 == 49:
+            for ks in ([0], [1, 2, 3], [*range(32), 1000, 1000 + ordinal], []):
+                for newest in (1, 5, 40, 1000):
+                    assert spilling.get_many(ks, newest).tolist() == (
+                        whole.get_many(ks, newest).tolist()
+                    )
+            for k in (0, 7, 1003, 1000 + ordinal, 5000):
+                for newest in (None, 1, 3, 30, 500):
+                    assert spilling.get(k, newest) == whole.get(k, newest)
+    assert spilling.spilled > 1000 and len(cold) > 100  # most entries did move to the store
+    spilling.merge()
+    assert len(spilling.keys) <= 40  # memory holds the newest entries only
+
+
+def test_a_linker_with_a_tiny_memory_decides_as_one_that_holds_everything(
+    enricher: Enricher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded memory changes where the indexes live, not one decision: real articles (the tune
+    parts) and the own corpora linked twice, once with nearly everything moved to a cold store
+    (dicts here, rocksdb in the worker)."""
+    from services.enrich import lsh
+    from services.enrich.link import Cold
+    from services.ingest.parse import Parsed, parse
+
+    data = SEEDS.parent / "tests" / "data"
+    files = [
+        f
+        for folder in ("real", "real-wire", "real-events", "dedup", "heldout")
+        for f in sorted((data / folder / "articles").glob("*.txt"))
+    ]
+    docs = []
+    for f in files:
+        parsed = parse(f.name, f.read_bytes(), T0)
+        if isinstance(parsed, Parsed):
+            docs += [enricher.enrich(a, T0) for a in parsed.articles]
+    assert len(docs) > 150
+    monkeypatch.setattr(lsh, "MERGE_AT", 300)  # merges (and so spills) every few articles
+    cold = Cold({}, {}, hot_entries=200, hot_groups=3)
+    small, whole = Linker({}, cold=cold), Linker({})
+    moved = 0
+    for doc in docs:
+        got, want = small.observe(doc), whole.observe(doc)
+        assert got[0].to_bytes() == want[0].to_bytes()
+        assert [u.to_bytes() for u in got[1]] == [u.to_bytes() for u in want[1]]
+        moved = max(moved, len(cold.groups))  # type: ignore[arg-type]
+    assert small.bands.spilled > 5000 and len(small.bands.keys) <= 200 + 300
+    assert moved >= 5 and len(small.stories.hot) <= 3
+    assert small.compared == whole.compared

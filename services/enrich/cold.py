@@ -1,0 +1,50 @@
+"""The link worker's cold store on disk: rocksdb (rocksdict, as faust's tables use) for what the
+linker's indexes do not keep in memory (link.Cold). It holds only data derived from the members
+table, so each new linker starts it empty and fills it as it indexes the table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict
+
+from services.enrich.link import Cold
+
+# Memory rocksdb may use per store: the write buffers (memtables) and the read cache. Bounded so
+# that the worker's RSS stays flat as the archive grows (rocksdb's defaults reach ~150 MB).
+WRITE_BUFFER_BYTES = 8 * 2**20
+CACHE_BYTES = 16 * 2**20
+
+
+def _options() -> Options:
+    options = Options(raw_mode=True)  # keys and values are bytes, stored as they are
+    options.create_if_missing(True)
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
+    options.set_max_write_buffer_number(2)
+    table = BlockBasedOptions()
+    table.set_bloom_filter(10, False)  # a key that is not there is answered without a disk read
+    table.set_block_cache(Cache(CACHE_BYTES))
+    options.set_block_based_table_factory(table)
+    return options
+
+
+class ColdStores:
+    """Makes a fresh Cold under `folder` at each call (the previous one closed and deleted)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.open: list[Rdict] = []
+
+    def __call__(self) -> Cold:
+        self.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        bands, groups = (Rdict(str(self.folder / name), _options()) for name in ("bands", "groups"))
+        self.open = [bands, groups]
+        return Cold(bands, groups)
+
+    def close(self) -> None:
+        for db in self.open:
+            db.close()
+        self.open = []
