@@ -119,14 +119,33 @@ class Stages:
         # later wrap it (index stage) escapes its JSON and adds a reason, and must still fit.
         self.out_limit = limit * 3 // 4
         self._linker: Linker | None = None
+        self._generation = 0  # raised at every rebalance: a linker built before it is stale
 
-    def linker(self) -> Linker:
-        if self._linker is None:
-            self._linker = Linker(self.members, cold=self.cold())
+    async def linker(self) -> Linker:
+        """The linker, built off the event loop at the first message after a start or a
+        rebalance: indexing a large members table takes seconds to minutes, and a loop that
+        does not turn misses its heartbeats (the worker would leave its group, a rebalance
+        would follow, and the build would start over)."""
+        while self._linker is None:
+            generation = self._generation
+            linker = await asyncio.to_thread(self._build)
+            if generation == self._generation:
+                self._linker = linker
         return self._linker
+
+    def _build(self) -> Linker:
+        started = time.perf_counter()
+        linker = Linker(self.members, cold=self.cold())
+        log.info(
+            "link index built from %d members in %.1f s",
+            len(linker.ids) // 32,
+            time.perf_counter() - started,
+        )
+        return linker
 
     def reset(self) -> None:
         self._linker = None
+        self._generation += 1
 
     async def enrich(self, event: Any) -> None:
         CONSUMED.labels("enrich").inc()
@@ -151,8 +170,9 @@ class Stages:
         CONSUMED.labels("link").inc()
         try:
             doc = EnrichedArticle.model_validate_json(event.value)
+            linker = await self.linker()
             started = time.perf_counter()
-            decided, updates = self.linker().observe(doc)
+            decided, updates = linker.observe(doc)
             LINK_SECONDS.observe(time.perf_counter() - started)
         except Exception:
             log.exception("link failed at %s", event.message.offset)

@@ -5,6 +5,7 @@ between the agent and them is the code the worker runs."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,56 @@ def test_an_output_over_the_limit_dead_letters_the_input(app_and_stages: Any) ->
 
 def test_rebalance_drops_the_linker(app_and_stages: Any) -> None:
     _app, stages, _out = app_and_stages
-    first = stages.linker()
-    assert stages.linker() is first
+    first = asyncio.run(stages.linker())
+    assert asyncio.run(stages.linker()) is first
     stages.reset()
-    assert stages.linker() is not first
+    assert asyncio.run(stages.linker()) is not first
+
+
+class _SlowTable(dict[str, Any]):
+    """A members table that takes its time to be read, as a large one does."""
+
+    def items(self) -> Any:
+        time.sleep(0.5)
+        return super().items()
+
+
+def test_the_linker_is_built_off_the_event_loop(app_and_stages: Any) -> None:
+    """Heartbeats and commits go on while a large table is indexed."""
+    _app, stages, _out = app_and_stages
+    stages.reset()
+    stages.members = _SlowTable()
+
+    async def ticks_while_building() -> int:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        await stages.linker()
+        ticker.cancel()
+        return ticks
+
+    assert asyncio.run(ticks_while_building()) >= 20
+
+
+def test_a_rebalance_during_the_build_builds_again(app_and_stages: Any) -> None:
+    """The table may have changed hands: the linker indexed before the rebalance is dropped."""
+    _app, stages, _out = app_and_stages
+    stages.reset()
+    stages.members = _SlowTable()
+    builds = []
+    stages.cold = lambda: builds.append(1)  # type: ignore[assignment, func-returns-value]
+
+    async def rebalance_midway() -> Any:
+        building = asyncio.create_task(stages.linker())
+        await asyncio.sleep(0.2)  # the first build is under way
+        stages.reset()
+        return await building
+
+    linker = asyncio.run(rebalance_midway())
+    assert len(builds) == 2 and asyncio.run(stages.linker()) is linker
