@@ -235,7 +235,10 @@ def run(docs: int, share: float, per_day: int, rng: random.Random, work: Path, c
     # Generator state is bounded (2,000 recent originals) and the truth is kept on disk, so the
     # RSS growth measured is the linker's.
     originals: deque[tuple[str, Event]] = deque(maxlen=2000)
-    truth = Rdict(str(work / "truth"))  # id -> id of the original, or b"" for an original
+    # id -> id of the original, or b"" for an original; small buffers: the bench's own memory
+    truth = Rdict(
+        str(work / "truth"), RocksDBOptions(**table_rocksdb(), use_rocksdict=True).as_options()
+    )
     store = RocksStore(work / "members")
     stores = ColdStores(work / "link-index")  # the worker's own cold store (rocksdb)
     linker = Linker(store, cold=stores() if cold else None)

@@ -269,7 +269,7 @@ def table_rocksdb() -> dict[str, int]:
     return {  # a new dict each time: faust's store takes keys out of the one it is given
         "write_buffer_size": 16 * 2**20,
         "max_write_buffer_number": 2,
-        "block_cache_size": 64 * 2**20,
+        "block_cache_size": 32 * 2**20,
     }
 
 

@@ -11,20 +11,22 @@ from rocksdict import BlockBasedOptions, Cache, Options, Rdict
 
 from services.enrich.link import Cold
 
-# Memory rocksdb may use per store: the write buffers (memtables) and the read cache. Bounded so
-# that the worker's RSS stays flat as the archive grows (rocksdb's defaults reach ~150 MB).
-WRITE_BUFFER_BYTES = 8 * 2**20
+# Memory rocksdb may use: two write buffers (memtables) per store, and one read cache for both.
+# Bounded so that the worker's RSS stays flat as the archive grows (rocksdb's defaults take
+# ~150 MB a store). Writes come in bursts (a spill); most reads find nothing, which the bloom
+# filters answer from memory.
+WRITE_BUFFER_BYTES = 4 * 2**20
 CACHE_BYTES = 16 * 2**20
 
 
-def _options() -> Options:
+def _options(cache: Cache) -> Options:
     options = Options(raw_mode=True)  # keys and values are bytes, stored as they are
     options.create_if_missing(True)
     options.set_write_buffer_size(WRITE_BUFFER_BYTES)
     options.set_max_write_buffer_number(2)
     table = BlockBasedOptions()
     table.set_bloom_filter(10, False)  # a key that is not there is answered without a disk read
-    table.set_block_cache(Cache(CACHE_BYTES))
+    table.set_block_cache(cache)
     options.set_block_based_table_factory(table)
     return options
 
@@ -40,7 +42,8 @@ class ColdStores:
         self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True)
-        bands, groups = (Rdict(str(self.folder / name), _options()) for name in ("bands", "groups"))
+        cache = Cache(CACHE_BYTES)
+        bands, groups = (Rdict(str(self.folder / n), _options(cache)) for n in ("bands", "groups"))
         self.open = [bands, groups]
         return Cold(bands, groups)
 
