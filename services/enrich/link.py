@@ -164,7 +164,14 @@ class Linker:
                 groups.add(root, mid)
 
     def observe(self, doc: EnrichedArticle) -> tuple[EnrichedArticle, list[LinkUpdate]]:
-        """Decide duplicate_of and story for `doc`; corrections for members it precedes."""
+        """Decide duplicate_of and story for `doc`; corrections for members it precedes. Every
+        record changed is in the table when this returns, written once."""
+        try:
+            return self._observe(doc)
+        finally:
+            self.members.flush()
+
+    def _observe(self, doc: EnrichedArticle) -> tuple[EnrichedArticle, list[LinkUpdate]]:
         old = self.members.find(doc.id)
         if old is not None:
             return self._again(doc, old), []

@@ -164,6 +164,9 @@ class MemberStore:
         self.table = table
         self.capacity = capacity
         self.cache: dict[str, MemberRecord] = {}  # insertion-ordered: evicts the oldest
+        # Records changed since the last flush: one decision often changes a record twice (its
+        # group, then its story), and each table write is a changelog message.
+        self.pending: dict[str, MemberRecord] = {}
 
     def items(self) -> Iterator[tuple[str, MemberRecord]]:
         """Every stored record (uncached: read once, at start, one at a time: an archive of a
@@ -173,20 +176,30 @@ class MemberStore:
 
     def find(self, mid: str) -> MemberRecord | None:
         """The record of `mid` if stored (uncached: most articles looked up are new)."""
+        if mid in self.pending:
+            return self.pending[mid]
         data = self.table.get(mid)
         return None if data is None else MemberRecord.from_dict(data)
 
     def __getitem__(self, mid: str) -> MemberRecord:
-        rec = self.cache.get(mid)
+        rec = self.pending.get(mid) or self.cache.get(mid)
         if rec is None:
             rec = MemberRecord.from_dict(self.table[mid])
             self._cache(mid, rec)
         return rec
 
     def put(self, mid: str, rec: MemberRecord) -> None:
-        self.table[mid] = rec.to_dict()  # the table persists on set (and logs it to the changelog)
-        self.cache.pop(mid, None)
-        self._cache(mid, rec)
+        """Change a record: read back at once, written to the table at the next flush()."""
+        self.pending[mid] = rec
+
+    def flush(self) -> None:
+        """Write every changed record to the table, once each (the table persists on set and
+        logs it to the changelog)."""
+        for mid, rec in self.pending.items():
+            self.table[mid] = rec.to_dict()
+            self.cache.pop(mid, None)
+            self._cache(mid, rec)
+        self.pending.clear()
 
     def _cache(self, mid: str, rec: MemberRecord) -> None:
         self.cache[mid] = rec

@@ -480,3 +480,29 @@ def test_a_linker_with_a_tiny_memory_decides_as_one_that_holds_everything(
     assert small.bands.spilled > 5000 and len(small.bands.keys) <= 200 + 300
     assert moved >= 5 and len(small.stories.hot) <= 3
     assert small.compared == whole.compared
+
+
+def test_each_changed_record_is_written_once_per_decision(enricher: Enricher) -> None:
+    """A table write is a changelog message: an article that joins a group and its story, and
+    relabels the members it precedes, writes each of those records once."""
+
+    class Counting(dict[str, Any]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[str] = []
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            self.writes.append(key)
+            super().__setitem__(key, value)
+
+    body = sorted(SEEDS.iterdir())[0].read_text("utf-8")
+    variants = list(_variants(body).values())
+    docs = [_doc(enricher, text, minutes=10 - i) for i, text in enumerate(variants)]
+    store = Counting()
+    linker = Linker(store)
+    for doc in docs:  # the later-seen arrive first: each new one relabels the others
+        store.writes.clear()
+        _decided, updates = linker.observe(doc)
+        assert sorted(store.writes) == sorted({doc.id, *(u.id for u in updates)})
+    assert len(updates) >= 2  # the last one did relabel members it precedes
+    assert {store[d.id]["dup"] or d.id for d in docs} == {docs[-1].id}  # one group, its root
