@@ -200,6 +200,19 @@ def row(r: tuple[int, float, float, int, float], tenth: int) -> str:
     )
 
 
+ROCKS_MEMORY = (
+    "rocksdb.cur-size-all-mem-tables",
+    "rocksdb.estimate-table-readers-mem",
+    "rocksdb.block-cache-usage",
+)
+
+
+def rocks_mb(dbs: list[Rdict]) -> float:
+    """What rocksdb holds in memory for these stores: write buffers, table indexes and filters,
+    read caches (a cache shared by two stores is counted twice)."""
+    return sum(db.property_int_value(p) or 0 for db in dbs for p in ROCKS_MEMORY) / 2**20
+
+
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -270,7 +283,11 @@ def run(docs: int, share: float, per_day: int, rng: random.Random, work: Path, c
             rows.append(
                 (i + 1, sig_t / tenth, link_t / tenth, linker.compared - compared0, rss_mb())
             )
-            print(row(rows[-1], tenth), flush=True)
+            print(
+                row(rows[-1], tenth) + f"  rocksdb {rocks_mb([truth, store.db, *stores.open]):.0f}"
+                f" MB, band entries in memory {len(linker.bands.keys):,}",
+                flush=True,
+            )
             sig_t = link_t = 0.0
             compared0 = linker.compared
     total = time.process_time() - start

@@ -9,7 +9,6 @@ defined (and checked) with the signature length in dedup.py."""
 from __future__ import annotations
 
 import base64
-import itertools
 from functools import lru_cache
 from typing import Protocol
 
@@ -127,6 +126,7 @@ class ByteStore(Protocol):
 # Entries held in memory (12 bytes each) before the oldest half moves to the cold store, when
 # the index has one: ~50 MB, the last ~60,000 articles at 20 band + 48 sentence keys each.
 HOT_ENTRIES = 4_000_000
+SPILL_CHUNK = 65_536  # keys moved per step of a spill
 
 
 class BandIndex:
@@ -232,13 +232,17 @@ class BandIndex:
         keep = self.hot_entries // 2
         cut = np.partition(self.vals, len(self.vals) - keep)[len(self.vals) - keep]
         old = self.vals < cut
-        keys, vals = self.keys[old], self.vals[old].astype("<u4")
+        keys = self.keys[old]
         if not len(keys):
             return
-        bounds = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist(), len(keys)]
+        firsts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])  # each key's first entry
+        lasts = np.r_[firsts[1:], len(keys)]
+        names, values = keys.astype("<u8").tobytes(), self.vals[old].astype("<u4").tobytes()
         cold = self.cold
-        for a, b in itertools.pairwise(bounds):
-            name = int(keys[a]).to_bytes(8, "little")
-            cold[name] = (cold.get(name) or b"") + vals[a:b].tobytes()
+        for at in range(0, len(firsts), SPILL_CHUNK):  # a few Python ints at a time, not millions
+            chunk = slice(at, at + SPILL_CHUNK)
+            for a, b in zip(firsts[chunk].tolist(), lasts[chunk].tolist(), strict=True):
+                name = names[8 * a : 8 * a + 8]
+                cold[name] = (cold.get(name) or b"") + values[4 * a : 4 * b]
         self.spilled += len(keys)
         self.keys, self.vals = self.keys[~old], self.vals[~old]
