@@ -47,7 +47,7 @@ _WS = re.compile(r"\s+")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-# The two tables as (from, to) pairs: str.translate looks every character up in a dict (90 % of
+# The two tables as (from, to) pairs: str.translate looks every character up in a dict (most of
 # fold's time on a non-ASCII text); a str.replace per pair scans in C. No pair's result is
 # another's source, so the order does not matter and the result is translate's.
 _QUOTE_PAIRS = [(chr(k), str(v)) for k, v in _QUOTES.items()]

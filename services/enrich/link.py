@@ -97,13 +97,18 @@ class Groups:
         self.cold, self.prefix, self.limit = cold, prefix, hot  # prefix: one store, two kinds
 
     def get(self, root: str, default: set[str]) -> set[str]:
-        members = self.pop(root, None)
+        members = self._take(root)
         if members is None:
             return default
         self[root] = members  # used: now the newest
         return members
 
-    def pop(self, root: str, default: set[str] | None) -> set[str] | None:
+    def pop(self, root: str, default: set[str]) -> set[str]:
+        members = self._take(root)
+        return default if members is None else members
+
+    def _take(self, root: str) -> set[str] | None:
+        """The group of `root`, out of memory or the cold store; None if it has none."""
         members = self.hot.pop(root, None)
         if members is None and self.cold is not None:
             name = self.prefix + bytes.fromhex(root)
@@ -111,7 +116,7 @@ class Groups:
             if data is not None:
                 del self.cold[name]
                 members = {data[i : i + 32].hex() for i in range(0, len(data), 32)}
-        return default if members is None else members
+        return members
 
     def __setitem__(self, root: str, members: set[str]) -> None:
         self.hot[root] = members
@@ -121,7 +126,7 @@ class Groups:
             self.cold[self.prefix + bytes.fromhex(oldest)] = packed
 
     def add(self, root: str, mid: str) -> None:
-        members = self.pop(root, None) or {root}
+        members = self.pop(root, {root})
         members.add(mid)
         self[root] = members
 
@@ -148,8 +153,8 @@ class Linker:
         )
         self.compared = 0  # records read and compared so far (a counter for benchmarks/metrics)
         # Groups with two or more members only; an article alone is its own group implicitly.
-        self.dup_groups = Groups(cold.groups if cold else None, b"d", _hot_groups(cold))
-        self.stories = Groups(cold.groups if cold else None, b"s", _hot_groups(cold))
+        disk, hot = (cold.groups, cold.hot_groups) if cold else (None, HOT_GROUPS)
+        self.dup_groups, self.stories = Groups(disk, b"d", hot), Groups(disk, b"s", hot)
         for mid, rec in self.members.items():
             self._index(mid, rec)
 
@@ -302,10 +307,10 @@ class Linker:
         own = _link(self.members[mid], field) or mid
         roots = roots | {own}
         root = min(roots, key=self._order)  # a group's key is its earliest member
-        merged = (groups.pop(root, None) or set()) | {root}
+        merged = groups.pop(root, set()) | {root}
         changed = set()
         for r in roots:
-            members = (groups.pop(r, None) or set()) | {r} if r != root else set()
+            members = groups.pop(r, set()) | {r} if r != root else set()
             members |= {mid} if mid not in merged else set()
             for m in members:
                 merged.add(m)
@@ -315,10 +320,6 @@ class Linker:
                     changed.add(m)
         groups[root] = merged
         return changed
-
-
-def _hot_groups(cold: Cold | None) -> int:
-    return cold.hot_groups if cold else HOT_GROUPS
 
 
 def _link(rec: MemberRecord, field: Field) -> str | None:
