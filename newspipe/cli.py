@@ -587,6 +587,27 @@ def eval_cmd(settings: Settings, labels: tuple[Path, ...], undated: bool, as_jso
             click.echo(render(result))
 
 
+@main.command("calibrate-topics")
+@click.argument("labels", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def calibrate_topics_cmd(labels: tuple[Path, ...]) -> None:
+    """Sweep each topic's threshold on labelled tune corpora (never a blind part) and print the
+    present and the best threshold with tp/fp/fn and F1; edit topics.yaml by hand."""
+    from newspipe.tools.calibrate import BlindRefused, calibrate
+
+    try:
+        rows = calibrate(list(labels))
+    except BlindRefused as exc:
+        raise click.UsageError(str(exc)) from exc
+    for row in rows:
+        if "present" in row:
+            b, a = row["before"], row["after"]
+            click.echo(
+                f"{row['topic']:<24} {row['present']:>5} tp/fp/fn {b} -> {row['best']:>5} {a}"
+            )
+        else:
+            click.echo(f"{row['topic']:<24} tp/fp/fn {row['tp_fp_fn']} micro-F1 {row['f1']:.3f}")
+
+
 @main.command("eval-formats")
 @click.argument("folders", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--misses", is_flag=True, help="list every miss")

@@ -46,6 +46,9 @@ class Enricher:
         sig, n_shingles, sketch = dedup.fingerprint(raw.body, folded_body)
         scored = self.tagger.scores_folded(folded, folded_title_end, entities)
         topics = self.tagger.passing(scored)
+        verdict = None
+        if self.relevance is not None:
+            verdict, topics = self.relevance.judge(folded, entities, scored, topics)
         return EnrichedArticle(
             id=raw.id,
             title=raw.title,
@@ -58,7 +61,7 @@ class Enricher:
             enriched_at=now,
             entities=entities,
             topics=topics,
-            relevance=self.relevance and self.relevance.verdict(folded, entities, scored, topics),
+            relevance=verdict,
             dedup=Dedup(
                 content_hash=dedup.content_hash(raw.body),
                 minhash=sig,

@@ -23,7 +23,8 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)
 
 
-ENTITY_FILES = ("people.yaml", "orgs.yaml", "places.yaml")
+HAND_FILES = ("people.yaml", "orgs.yaml", "places.yaml")
+ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
 
 
@@ -92,9 +93,9 @@ def _strict(alias: str) -> str:
     return strict_key(words[-1]) if words else ""
 
 
-def load_gazetteer(pack_dir: Path = PACK_DIR) -> Gazetteer:
+def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FILES) -> Gazetteer:
     gaz = Gazetteer()
-    for name in ENTITY_FILES:
+    for name in files:
         path = pack_dir / name
         if path.exists():
             for entry in read_yaml(path.read_text("utf-8"))["entities"]:

@@ -1,6 +1,12 @@
 """The on-track verdict (pure): is an article about Libya's security track? The rule and its
 numbers are data (knowledge/relevance.yaml): enough track-topic evidence, and Libya's share of
-the article's located mentions. The evidence says which of the two decided."""
+the article's located mentions. The evidence says which of the two decided.
+
+The verdict also decides which tags an article keeps (`judge`). The taxonomy describes Libya: an
+article that is not about Libya (its share is under the minimum) keeps no topic at all, and the
+evidence says which were withheld (a Sudan offensive is not "armed-clashes" in this monitor). A
+Libya article on another subject keeps its tags (resources-economy, political-track): it is
+off-track because no track topic reached its threshold."""
 
 from __future__ import annotations
 
@@ -37,14 +43,16 @@ class RelevanceRule:
             country_words=re.compile(rf"(?<!\w)[وفبلك]?(?:ال)?(?:{alts})(?!\w)"),
         )
 
-    def verdict(
+    def judge(
         self, folded_text: str, entities: list[Entity], scored: list[Topic], tagged: list[Topic]
-    ) -> Relevance:
-        """`folded_text`: title and body, folded; `scored`: every topic's score (Tagger.scores);
-        `tagged`: the topics given to the article."""
-        track = [t for t in scored if t.id in self.track_topics]
-        track_score = sum(t.score for t in track)
-        track_tags = [t.id for t in tagged if t.id in self.track_topics]
+    ) -> tuple[Relevance, list[Topic]]:
+        """The verdict and the tags the article keeps (see the module's text). `folded_text`:
+        title and body, folded; `scored`: every topic's score (Tagger.scores); `tagged`: the
+        topics that reached their thresholds."""
+        return self.decide(self.located(folded_text, entities), scored, tagged)
+
+    def located(self, folded_text: str, entities: list[Entity]) -> tuple[int, int]:
+        """(mentions placing the article in the country, located mentions in all)."""
         home = len(self.country_words.findall(folded_text))
         located = home
         for e in entities:
@@ -52,6 +60,16 @@ class RelevanceRule:
             if country and not e.id.startswith("ambiguous:"):
                 located += e.count
                 home += e.count if country == self.country else 0
+        return home, located
+
+    def decide(
+        self, counts: tuple[int, int], scored: list[Topic], tagged: list[Topic]
+    ) -> tuple[Relevance, list[Topic]]:
+        """judge() from located()'s counts."""
+        home, located = counts
+        track = [t for t in scored if t.id in self.track_topics]
+        track_score = sum(t.score for t in track)
+        track_tags = [t.id for t in tagged if t.id in self.track_topics]
         share = home / located if located else 0.0
         evidence = [
             f"track topics tagged: {', '.join(track_tags) or 'none'}; summed score "
@@ -60,6 +78,12 @@ class RelevanceRule:
             f"{self.country} share {share:.2f} of {located} located mentions "
             f"(min {self.min_share:g})",
         ]
-        on = (bool(track_tags) or track_score >= self.min_track_score) and share >= self.min_share
+        about_country = share >= self.min_share
+        on = (bool(track_tags) or track_score >= self.min_track_score) and about_country
         score = min(1.0, track_score / (2 * self.min_track_score)) * share if on else 0.0
-        return Relevance(on_track=on, score=round(score, 3), evidence=evidence)
+        verdict = Relevance(on_track=on, score=round(score, 3), evidence=evidence)
+        if about_country or not tagged:
+            return verdict, tagged
+        withheld = ", ".join(t.id for t in tagged)
+        verdict.evidence.append(f"tags withheld (not about {self.country}): {withheld}")
+        return verdict, []

@@ -62,3 +62,44 @@ def test_a_pack_without_a_relevance_rule_gives_no_verdict(tmp_path: object) -> N
     pack = Path(str(tmp_path))
     enricher = Enricher(pack)  # an empty pack: no entities, topics or rule
     assert enricher.enrich(raw_article("x"), T0).relevance is None
+
+
+def _tags(enricher: Enricher, title: str, body: str) -> tuple[list[str], list[str]]:
+    doc = enricher.enrich(raw_article(body, title), T0)
+    assert doc.relevance is not None
+    return [t.id for t in doc.topics], doc.relevance.evidence
+
+
+def test_an_article_not_about_libya_keeps_no_topic(enricher: Enricher) -> None:
+    # The same text scores armed-clashes (test_another_countrys_war_is_off_track): the tag
+    # would file Sudan's war under this monitor's clashes, so it is withheld, and said so.
+    topics, evidence = _tags(
+        enricher,
+        "Heavy clashes in Khartoum as RSF shells the army",
+        "Clashes between Sudan's army and the Rapid Support Forces killed dozens in Khartoum "
+        "and Omdurman, residents said. The paramilitary RSF shelled army positions while "
+        "fighting spread to Darfur near the borders with Chad and Libya.",
+    )
+    scored = enricher.tagger.scores(
+        "Heavy clashes in Khartoum as RSF shells the army",
+        "Clashes between Sudan's army and the Rapid Support Forces killed dozens in Khartoum.",
+        [],
+    )
+    assert any(t.id == "armed-clashes" for t in enricher.tagger.passing(scored))
+    assert topics == []
+    assert "tags withheld (not about LY): armed-clashes" in evidence[-1]
+
+
+def test_libya_on_another_subject_keeps_its_topics(enricher: Enricher) -> None:
+    doc = enricher.enrich(
+        raw_article(
+            "Libya's National Oil Corporation said crude production reached 1.3 million barrels "
+            "per day, the highest in a decade, as exports from Es Sider and Ras Lanuf resumed. "
+            "The NOC said oil and gas revenues rose.",
+            "Libya's oil output reaches 1.3 million barrels a day",
+        ),
+        T0,
+    )
+    assert doc.relevance is not None and not doc.relevance.on_track
+    assert [t.id for t in doc.topics] == ["resources-economy"]
+    assert not any("withheld" in line for line in doc.relevance.evidence)

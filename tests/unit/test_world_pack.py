@@ -1,0 +1,48 @@
+"""The generated world pack (knowledge/world.yaml, newspipe/tools/world_pack.py): the countries
+the hand pack lacks, found in English, French and Arabic, never shadowing a hand entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.enrich.core import Enricher
+from services.enrich.knowledge import HAND_FILES, PACK_DIR, load_gazetteer, read_yaml
+from services.enrich.names import name_key
+from tests.conftest import raw_article
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher()
+
+
+def test_no_world_alias_answers_for_a_hand_entry() -> None:
+    hand = load_gazetteer(files=HAND_FILES)
+    world = read_yaml((PACK_DIR / "world.yaml").read_text("utf-8"))["entities"]
+    assert len(world) > 150
+    held = {
+        e.attributes.get("country")
+        for e in hand.entities.values()
+        if e.attributes.get("kind") == "country"
+    }
+    for entry in world:
+        assert entry["id"] not in hand.entities
+        assert entry["attributes"]["country"] not in held
+        for alias in [entry["name"], *entry["aliases"]]:
+            assert name_key(alias) not in hand.by_key, alias
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Norway and Cameroon sent observers to the talks.",
+        "La Norvège et le Cameroun ont envoyé des observateurs.",
+        "أرسلت النرويج والكاميرون مراقبين إلى المحادثات.",
+    ],
+)
+def test_world_countries_are_found_in_three_languages(enricher: Enricher, body: str) -> None:
+    doc = enricher.enrich(raw_article(body), datetime(2024, 1, 1, tzinfo=UTC))
+    found = {e.id: e.attributes.get("country") for e in doc.entities}
+    assert found.get("norway") == "NO" and found.get("cameroon") == "CM"
