@@ -13,7 +13,7 @@ from typing import NamedTuple
 from newspipe.contract import Entity
 from newspipe.text import TOKEN, fold, is_arabic, words_split
 from services.enrich.knowledge import Gazetteer
-from services.enrich.names import arabic_variant, name_key, strict_key, token_keys
+from services.enrich.names import arabic_variant, lam_variant, name_key, strict_key, token_keys
 
 CONTEXT_WINDOW = (
     12  # tokens each side of a bare surname searched for role cues ("deputy commander")
@@ -99,7 +99,7 @@ class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
             return None  # a lower-case word that starts no name
         plan = tuple(
             (first, tuple(n for n in gaz.lengths[first] if n > 1), self._single(word, first))
-            for first in (key, _variant(key))
+            for first in (key, _variant(key), lam_variant(word, key))
             if first and first in gaz.lengths
         )
         surname = _surname_key(key, gaz) if upper else None

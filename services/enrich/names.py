@@ -60,6 +60,13 @@ def arabic_variant(t: str) -> str | None:
     return _AR_WAW.sub("", t) if is_arabic(t) and _AR_WAW.match(t) else None
 
 
+def lam_variant(word: str, key: str) -> str | None:
+    """The second reading of a word that starts with لل: ل + the article, contracted before a
+    word that itself starts with ل (للجنة = ل + اللجنة, للواء = ل + اللواء). The key strips
+    لل (للحكومة -> حكومه, right for most words); this restores the word's own lam (جنه -> لجنه)."""
+    return "ل" + key if len(key) >= 2 and fold(word).startswith("لل") and is_arabic(key) else None
+
+
 def latin_key(t: str) -> str:
     for pattern, repl in _LATIN_RULES:
         t = pattern.sub(repl, t)

@@ -65,8 +65,7 @@ class Tagger:
         lead = lead_end(text, title_end)
         hits: dict[tuple[str, str], list[float]] = defaultdict(list)  # (topic, phrase) -> factors
         weights: dict[tuple[str, str], float] = {}
-        for end, cue in self._matches(text):
-            start = end - len(cue.phrase) + 1
+        for start, cue in _outermost(self._matches(text)):
             factor = (
                 TITLE_FACTOR
                 if start < title_end
@@ -99,6 +98,25 @@ class Tagger:
                 if _bounded(text, start, end, cue):
                     out.append((end, cue))
         return out
+
+
+def _outermost(matches: list[tuple[int, Cue]]) -> list[tuple[int, Cue]]:
+    """(start, cue) of the matches that no longer match of the same topic covers: one stretch of
+    text counts once per topic ("المجموعات المسلحة" also matches "مجموعات المسلحة" through the
+    clitic rule; "joint military commission" contains "military commission")."""
+    spans = sorted(
+        ((cue.topic, end - len(cue.phrase) + 1, -end, cue) for end, cue in matches),
+        key=lambda m: m[:3],
+    )
+    out = []
+    topic, reach = "", -1
+    for t, start, neg_end, cue in spans:
+        if t != topic:
+            topic, reach = t, -1
+        if -neg_end > reach:
+            out.append((start, cue))
+            reach = -neg_end
+    return out
 
 
 def _bounded(text: str, start: int, end: int, cue: Cue) -> bool:

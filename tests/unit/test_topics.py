@@ -46,3 +46,24 @@ def test_wildcard_and_word_boundaries(tagger: Tagger) -> None:
 def test_arabic_phrase_with_attached_clitic(tagger: Tagger) -> None:
     got = ids(tagger, "واللجنة العسكرية المشتركة", "اجتمعت اللجنة العسكرية المشتركة في سرت")
     assert "jmc-5plus5" in got
+
+
+def test_one_stretch_of_text_counts_once_per_topic() -> None:
+    # Through the clitic rule "مجموعات مسلحة" also matches inside "المجموعات مسلحة"; listed
+    # both ways, the stretch must still score once, as the longer phrase.
+    taxonomy = [
+        {
+            "id": "armed-groups",
+            "threshold": 1.0,
+            "phrases": {
+                "ar": [{"p": "المجموعات المسلحة", "w": 3}, {"p": "مجموعات المسلحة", "w": 3}]
+            },
+        }
+    ]
+    tagger = Tagger(taxonomy)
+    body = "أولا\n\nتحدث التقرير عن المجموعات المسلحة في المدينة"
+    [topic] = tagger.tag(None, body, [])
+    assert topic.score == 3.0 and topic.evidence == ["المجموعات المسلحه"]
+    # Two separate stretches still count as two phrases.
+    [both] = tagger.tag(None, body + " وعن مجموعات المسلحة أخرى", [])
+    assert both.score == 6.0
