@@ -4,6 +4,7 @@ stated default (recorded as such), else reported as ambiguous. Names outside the
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from functools import lru_cache
@@ -52,13 +53,24 @@ _UPPER = _Upper()  # capitalised Latin word, or any Arabic word (Arabic has no c
 
 def tokenize(text: str) -> Tokens:
     """TOKEN's words of `text` but a possessive "s" (Haftar's), in one regex pass: `split`
-    alternates gaps and words, and the running sum of the parts' lengths gives the offsets."""
+    alternates gaps and words, and the running sum of the parts' lengths gives the offsets.
+    A dotted acronym (U.N., U.S.) is one word without its dots ("UN"), spanning all of it."""
+    dotted = [m.span() for m in _DOTTED.finditer(text)] if "." in text else []
+    if dotted:  # the same length without the dots, so that the offsets still hold
+        text = _DOTTED.sub(lambda m: m[0].replace(".", "") + " " * m[0].count("."), text)
     parts = words_split(text)
     offsets = list(accumulate(map(len, parts)))
     texts = parts[1::2]
     if len(_UPPER) > 200_000:
         _UPPER.clear()
-    return Tokens(texts, offsets[0:-1:2], offsets[1::2], list(map(_UPPER.__getitem__, texts)))
+    starts, ends = offsets[0:-1:2], offsets[1::2]
+    if dotted:
+        end_of = dict(dotted)
+        ends = [end_of.get(start, end) for start, end in zip(starts, ends, strict=True)]
+    return Tokens(texts, starts, ends, list(map(_UPPER.__getitem__, texts)))
+
+
+_DOTTED = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,}(?!\w)")
 
 
 Hit = tuple[int, str, str]  # (keys taken, entity id, how)
@@ -121,6 +133,8 @@ class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
         ids = gaz.by_key.get((first,)) if 1 in gaz.lengths[first] else None
         if not ids or not _strict_ok(word, first, gaz):
             return None
+        if len(ids) > 1 and not is_arabic(word):
+            ids = gaz.strict_ids[first].get(strict_key(word)) or ids  # Kenya, not Ghana
         etype = gaz.entities[ids[0]].type
         return (1, ids[0], "alias") if _case_ok(word, _UPPER[word], 1, etype) else None
 

@@ -134,8 +134,9 @@ def event_places(
 
 
 def event_dates(lead: str, published: datetime | None) -> list[str]:
-    """ISO dates in the lead; a date without its year is given the publication's year (or the
-    year before, if that puts it after publication), else kept as "--MM-DD" (ISO 8601)."""
+    """ISO dates in the lead; a date without its year is given the year that puts it nearest the
+    publication (_mk: a meeting announced for next week, a clash last December), else kept as
+    "--MM-DD" (ISO 8601)."""
     folded = fold(lead)
     found: set[str] = set()
     for m in _DATE_MDY.finditer(folded):
@@ -156,10 +157,14 @@ def _mk(year: str | None, mo: int, d: int, published: datetime | None) -> list[s
         full = _valid(int(year), mo, d)
     elif published is None:
         return [f"--{mo:02d}-{d:02d}"]
-    else:
-        full = _valid(published.year, mo, d)
-        if full is not None and full > published.date() + timedelta(days=2):
-            full = _valid(published.year - 1, mo, d)
+    else:  # the occurrence nearest the publication, a day ahead counting as two behind (reports
+        # are mostly of the past; a date ahead is an announcement, and a near one): last
+        # December's clash, next week's meeting
+        day = published.date()
+        near = [c for y in (day.year - 1, day.year, day.year + 1) if (c := _valid(y, mo, d))]
+        full = min(
+            near, key=lambda c: (day - c).days if c <= day else 2 * (c - day).days, default=None
+        )  # none: 29 February far from a leap year
     return [full.isoformat()] if full else []
 
 

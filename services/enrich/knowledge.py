@@ -47,6 +47,9 @@ class Gazetteer:
     short: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     # One-word aliases and surnames also need their strict key to match (names.strict_key).
     strict: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # ...and which entries each strict form belongs to: Ghana, Guinea, Guyana and Kenya share the
+    # key "kana"; the strict form tells them apart.
+    strict_ids: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -79,7 +82,11 @@ class Gazetteer:
             return
         key = name_key(alias)
         if len(key) == 1:
-            self.strict[key[0]].add(_strict(alias))
+            strict = _strict(alias)
+            self.strict[key[0]].add(strict)
+            owners = self.strict_ids[key[0]].setdefault(strict, [])
+            if ent_id not in owners:
+                owners.append(ent_id)
         if not key or ent_id in self.by_key[key]:
             return
         self.by_key[key].append(ent_id)

@@ -17,6 +17,7 @@ STORY_TOPIC_JACCARD = 0.5
 STORY_SHARED_AT_PLACE = 2
 STORY_SHARED_ENTITIES = 3
 STORY_AFFINITY = 0.45  # weighted Jaccard of entity profiles (knowledge/linking.yaml)
+STORY_AFFINITY_AT_PLACE = 0.35  # ...when both name the same event place (not a background one)
 STORY_WINDOW_DAYS = 10
 DATE_TOLERANCE_DAYS = 2
 PROFILE_KEYS = 6  # an article's heaviest entities are its candidate keys
@@ -36,27 +37,39 @@ def event_affinity(
     do not. Same event: no conflicting time, place or date, and two shared actors (`background`
     entities left out), or a shared lead actor at the same place, or close entity profiles, or
     much shared wording (`wording`: their signatures' Jaccard, when already known), or the same
-    event date and two shared entities, or the same kind of event with enough shared entities."""
+    event place (not a background one) and fairly close profiles, or the same event date and two
+    shared entities, or the same kind of event on the same date with a shared entity, or the same
+    kind of event with enough shared entities."""
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
-    if (pa and pb and not pa & pb) or (a.dates and b.dates and not _dates_close(a.dates, b.dates)):
+    same_date = bool(a.dates and b.dates)
+    if same_date and not _dates_close(a.dates, b.dates):
+        return None
+    # Background places (Tripoli) are named as the seat of government as often as the place of an
+    # event: when the two name the same event date, they alone do not place the reports apart.
+    fa, fb = (pa - background, pb - background) if same_date else (pa, pb)
+    if fa and fb and not fa & fb:
         return None
     aff = affinity(a.profile, b.profile)
     shared = len((set(a.actors) & set(b.actors)) - background)
     lead = set(a.lead_actors) & set(b.lead_actors)
     if shared >= 2 or (lead and pa & pb) or aff >= STORY_AFFINITY:
         return aff
+    if (pa & pb) - background and aff >= STORY_AFFINITY_AT_PLACE:
+        return aff  # the same event place (not a background one) and close profiles
     if (jaccard(a.sig, b.sig) if wording is None else wording) >= STORY_JACCARD:
         return aff
     common = (a.profile.keys() & b.profile.keys()) - background
-    if a.dates and b.dates and len(common) >= 2:
+    if same_date and len(common) >= 2:
         return aff  # the same event date (no conflict above) and shared names
     if a.years and b.years and a.years != b.years:
         return None  # the same kind of event, written about in another year (a yearly vote)
     ta, tb = set(a.topics), set(b.topics)
     if not ta or len(ta & tb) < STORY_TOPIC_JACCARD * len(ta | tb):
         return None
+    if same_date and common:
+        return aff  # the same kind of event on the same date, and a shared name
     at_place = bool(pa & pb) and len(common - pa) >= STORY_SHARED_AT_PLACE
     return aff if at_place or len(common) >= STORY_SHARED_ENTITIES else None
 

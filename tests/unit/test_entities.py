@@ -10,6 +10,7 @@ import pytest
 
 from newspipe.contract import Entity
 from services.enrich.core import Enricher
+from services.enrich.entities import find_mentions
 from tests.conftest import raw_article
 
 PACK = Path(__file__).resolve().parents[1] / "data" / "pack"
@@ -55,6 +56,16 @@ def test_possessive_and_acronym(enricher: Enricher) -> None:
     assert found["lna"].count == 2 and found["lna"].mentions == ["LNA"]
 
 
+def test_a_dotted_acronym_is_the_acronym(enricher: Enricher) -> None:
+    text = "The L.N.A.-backed forces held. Later the L.N.A. withdrew; an N.A. source said so."
+    found = ents(enricher, text)
+    assert found["lna"].count == 2 and found["lna"].mentions == ["L.N.A."]
+    mentions, _tokens, _covered = find_mentions(text, enricher.gaz)
+    spans = [(m.start, m.end) for m in mentions if m.entity_id == "lna"]
+    assert [text[a:b] for a, b in spans] == ["L.N.A.", "L.N.A."]
+    assert spans[0][0] == 4 and spans[1][0] == text.index("L.N.A. withdrew")
+
+
 def test_acronym_needs_exact_case(enricher: Enricher) -> None:
     assert "lna" not in ents(enricher, "The word lna in lower case is not the army.")
 
@@ -91,6 +102,12 @@ def test_arabic_clitics_and_article(enricher: Enricher) -> None:
     found = ents(enricher, "التقى الناظوري وحفتر في طرابلس مع الجيش الوطني الليبي")
     assert {"abdulrazzaq-al-nadhouri", "tripoli", "lna"} <= found.keys()
     assert "khalifa-haftar" in found  # وحفتر: "and Haftar", the pack's stated default
+
+
+def test_lam_and_article_contracted_before_a_lam_word(enricher: Enricher) -> None:
+    # للجنة = ل + اللجنة: stripping لل leaves جنة; the word's own lam is read back too.
+    found = ents(enricher, "عقد الاجتماع السابع للجنة العسكرية المشتركة 5+5 في سرت")
+    assert found["joint-military-commission"].mentions == ["للجنة العسكرية المشتركة 5+5"]
 
 
 def test_french_forms(enricher: Enricher) -> None:

@@ -24,9 +24,13 @@ PUBLISHED = datetime(2022, 1, 9, 8, 0, tzinfo=UTC)
         ("le 8 octobre 2021 à Genève", None, ["2021-10-08"]),
         ("يوم الجمعة 23 أكتوبر/تشرين الأول 2020 في جنيف", None, ["2020-10-23"]),
         ("في 11 كانون الأول 2021", None, ["2021-12-11"]),
-        # No year: the publication's year, or the year before when that would be in the future.
+        # No year: the year that puts the date nearest the publication (2022-01-09), a day
+        # ahead counting as two behind.
         ("the talks of Dec. 11 in Sirte", PUBLISHED, ["2021-12-11"]),
         ("SIRTE, Jan 8 (Agency) -", PUBLISHED, ["2022-01-08"]),
+        ("the commission will meet on 4 February in Sirte", PUBLISHED, ["2022-02-04"]),
+        ("the vote of 30 June", PUBLISHED, ["2021-06-30"]),
+        ("on February 29 the council met", PUBLISHED, []),  # 2021-2023 have none
         # Weekdays count only against a publication date, and only when no date is written.
         ("met on Saturday in Sirte", PUBLISHED, ["2022-01-08"]),
         ("met on Saturday in Sirte", None, []),

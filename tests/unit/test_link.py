@@ -369,6 +369,70 @@ def test_the_same_kind_of_event_written_about_in_another_year_is_another_story()
     assert linker.observe(report(3, vote + own, "2022"))[0].story.id == first.id
 
 
+def _record(
+    entities: list[tuple[str, str, int]],
+    topics: list[str],
+    places: list[str],
+    dates: list[str],
+    n: int,
+) -> Any:
+    return member_record(
+        _kind(_synthetic(n, entities, dates, day=0), topics, places, dates), load_linking()
+    )
+
+
+WILLIAMS = [
+    ("stephanie-williams", "PERSON", 3),
+    ("libya", "LOC", 2),
+    ("khalifa-haftar", "PERSON", 1),
+]
+
+
+def test_the_same_date_lets_a_seat_of_government_differ_from_the_event_place() -> None:
+    from services.enrich.stories import event_affinity
+
+    bg = load_linking().background
+    own = [(f"own-{i}", "ORG", 2) for i in range(3)]
+    topics = ["jmc-5plus5", "ceasefire"]
+    at_ghadames = _record(WILLIAMS + own, topics, ["ghadames"], ["2020-11-04"], 1)
+    from_tripoli = _record(WILLIAMS, topics, ["tripoli"], ["2020-11-04"], 2)
+    assert event_affinity(at_ghadames, from_tripoli, bg) is not None
+    # Without an event date, Tripoli still places a report apart from Ghadames.
+    undated = [replace(r, dates=()) for r in (at_ghadames, from_tripoli)]
+    assert event_affinity(*undated, bg) is None
+    # Two event places that are not background ones stay apart, dated or not.
+    at_sirte = _record(WILLIAMS, topics, ["sirte"], ["2020-11-04"], 3)
+    assert event_affinity(at_ghadames, at_sirte, bg) is None
+
+
+def test_the_same_kind_of_event_on_the_same_date_with_one_shared_name_is_one_story() -> None:
+    from services.enrich.stories import event_affinity
+
+    bg = load_linking().background
+    topics = ["ceasefire", "international-mediation"]
+    a = _record(WILLIAMS + [(f"a-{i}", "LOC", 1) for i in range(5)], topics, [], ["2020-10-23"], 1)
+    b = _record(WILLIAMS + [(f"b-{i}", "ORG", 1) for i in range(5)], topics, [], ["2020-10-23"], 2)
+    assert event_affinity(a, b, bg) is not None
+    # Another date, or another kind of event, is not enough with one shared name.
+    assert event_affinity(a, replace(b, dates=("2020-11-23",)), bg) is None
+    assert event_affinity(a, replace(b, topics=("armed-clashes",)), bg) is None
+
+
+def test_close_profiles_at_the_same_event_place_are_one_story() -> None:
+    from services.enrich.stories import STORY_AFFINITY, affinity, event_affinity
+
+    bg = load_linking().background
+    flood = [("derna", "LOC", 4), ("libya", "LOC", 2), ("icrc", "ORG", 1)]
+    a = _record(flood + [("mediterranean", "LOC", 2), ("benghazi", "LOC", 1)], [], ["derna"], [], 1)
+    own = [("associated-press", "ORG", 1), ("red-crescent", "ORG", 1), ("who", "ORG", 1)]
+    b = _record(flood + own, [], ["derna"], [], 2)
+    assert 0.35 <= affinity(a.profile, b.profile) < STORY_AFFINITY
+    assert event_affinity(a, b, bg) is not None
+    # The same profiles placed only in a background place (Tripoli) are not enough.
+    in_tripoli = [replace(r, places=("tripoli",)) for r in (a, b)]
+    assert event_affinity(*in_tripoli, bg) is None
+
+
 def _overlap_pairwise(a: str, b: str) -> tuple[int, float]:
     """The sentence-overlap rule written pair by pair, as first defined (numpy.isin per hash)."""
     import numpy as np

@@ -57,9 +57,17 @@ def test_fold_by_replacement_equals_translate_on_every_corpus_text() -> None:
 
 
 def _reference_tokens(text: str) -> list[tuple[str, int, int]]:
-    """TOKEN's tokens, a possessive "s" dropped, as the matcher first tokenized."""
+    """TOKEN's tokens, a possessive "s" dropped, as the matcher first tokenized; then each dotted
+    acronym (U.N.) as one token of its letters spanning the whole of it."""
+    import re
+
     out = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
-    return [t for t in out if t[0] != "s" or not t[1] or text[t[1] - 1] not in "'’"]
+    out = [t for t in out if t[0] != "s" or not t[1] or text[t[1] - 1] not in "'’"]
+    for m in re.finditer(r"(?<![\w.])(?:[A-Z]\.){2,}(?!\w)", text):
+        inside = [t for t in out if m.start() <= t[1] < m.end()]
+        at = out.index(inside[0])
+        out[at : at + len(inside)] = [("".join(t[0] for t in inside), m.start(), m.end())]
+    return out
 
 
 def test_tokenize_finds_the_reference_words_and_offsets() -> None:
@@ -71,6 +79,8 @@ def test_tokenize_finds_the_reference_words_and_offsets() -> None:
         "",
         "'s",
         "Dbeibah's_office and O's",
+        "U.N.-backed U.S. officials, the U.K. and J.R.R. but not e.g. or A.b. or X.Y.Z",
+        "A.B.",
     ]
     for text in [*_texts(), *odd]:
         for form in (text, fold(text)):

@@ -1,5 +1,6 @@
 """The generated world pack (knowledge/world.yaml, newspipe/tools/world_pack.py): the countries
-the hand pack lacks, found in English, French and Arabic, never shadowing a hand entry."""
+and cities the hand pack lacks, found in English, French and Arabic, never shadowing a hand
+entry."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def enricher() -> Enricher:
 def test_no_world_alias_answers_for_a_hand_entry() -> None:
     hand = load_gazetteer(files=HAND_FILES)
     world = read_yaml((PACK_DIR / "world.yaml").read_text("utf-8"))["entities"]
-    assert len(world) > 150
+    assert len([e for e in world if e["attributes"]["kind"] == "country"]) > 150
+    assert len([e for e in world if e["attributes"]["kind"] == "city"]) > 150
     held = {
         e.attributes.get("country")
         for e in hand.entities.values()
@@ -29,7 +31,8 @@ def test_no_world_alias_answers_for_a_hand_entry() -> None:
     }
     for entry in world:
         assert entry["id"] not in hand.entities
-        assert entry["attributes"]["country"] not in held
+        if entry["attributes"]["kind"] == "country":
+            assert entry["attributes"]["country"] not in held
         for alias in [entry["name"], *entry["aliases"]]:
             assert name_key(alias) not in hand.by_key, alias
 
@@ -46,3 +49,31 @@ def test_world_countries_are_found_in_three_languages(enricher: Enricher, body: 
     doc = enricher.enrich(raw_article(body), datetime(2024, 1, 1, tzinfo=UTC))
     found = {e.id: e.attributes.get("country") for e in doc.entities}
     assert found.get("norway") == "NO" and found.get("cameroon") == "CM"
+
+
+def test_one_word_names_sharing_a_key_are_told_apart(enricher: Enricher) -> None:
+    # Ghana, Guinea, Guyana and Kenya all key as "kana": the strict form picks the right one.
+    doc = enricher.enrich(
+        raw_article("Kenya, Ghana, Guyana and Guinea sent observers."),
+        datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    assert {e.id: e.mentions for e in doc.entities} == {
+        "kenya": ["Kenya"],
+        "ghana": ["Ghana"],
+        "guyana": ["Guyana"],
+        "guinea": ["Guinea"],
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The delegation flew from Beirut to Niamey.",
+        "La délégation est allée de Beyrouth à Niamey.",
+        "توجه الوفد من بيروت إلى نيامي.",
+    ],
+)
+def test_world_cities_are_found_in_three_languages(enricher: Enricher, body: str) -> None:
+    doc = enricher.enrich(raw_article(body), datetime(2024, 1, 1, tzinfo=UTC))
+    found = {e.id: e.attributes.get("country") for e in doc.entities}
+    assert found.get("beirut") == "LB" and found.get("niamey") == "NE"
