@@ -423,7 +423,7 @@ def test_close_profiles_at_the_same_event_place_are_one_story() -> None:
 
     bg = load_linking().background
     flood = [("derna", "LOC", 4), ("libya", "LOC", 2), ("icrc", "ORG", 1)]
-    a = _record(flood + [("mediterranean", "LOC", 2), ("benghazi", "LOC", 1)], [], ["derna"], [], 1)
+    a = _record([*flood, ("mediterranean", "LOC", 2), ("benghazi", "LOC", 1)], [], ["derna"], [], 1)
     own = [("associated-press", "ORG", 1), ("red-crescent", "ORG", 1), ("who", "ORG", 1)]
     b = _record(flood + own, [], ["derna"], [], 2)
     assert 0.35 <= affinity(a.profile, b.profile) < STORY_AFFINITY
