@@ -100,7 +100,7 @@ def world_entities() -> list[dict[str, object]]:
             continue
         names = [territories[lang].get(code, "") for lang in LANGS]
         add(territories["en"][code], names, "country", code)
-    zones: dict[str, str] = get_global("zone_territories")
+    zones = get_global("zone_territories")
     for zone in sorted(zones):
         region, _, place = zone.partition("/")
         if region not in CITY_REGIONS or not place or "/" in place:
