@@ -75,8 +75,10 @@ def world_entities() -> list[dict[str, object]]:
         usable = []
         for name in dict.fromkeys(names):
             key = name_key(name)
-            if not name or " - " in name or name in SKIP or key in hand or _taken(name) in taken:
+            if not name or " - " in name or name in SKIP or _taken(name) in taken:
                 continue
+            if _taken(name)[1] in gaz.strict_ids.get(key[0], {}) if len(key) == 1 else key in hand:
+                continue  # a hand entry answers to it (one word: the same strict form)
             if min(map(len, key), default=0) < 3:
                 continue  # بالاو keys as "او" ("or") once its clitic-looking start is stripped
             usable.append(name)

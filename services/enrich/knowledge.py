@@ -23,7 +23,14 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)
 
 
-HAND_FILES = ("people.yaml", "orgs.yaml", "places.yaml", "media.yaml", "region.yaml")
+HAND_FILES = (
+    "people.yaml",
+    "orgs.yaml",
+    "places.yaml",
+    "libya.yaml",
+    "media.yaml",
+    "region.yaml",
+)
 ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
 
