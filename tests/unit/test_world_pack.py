@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from newspipe.text import TOKEN
 from services.enrich.core import Enricher
 from services.enrich.knowledge import HAND_FILES, PACK_DIR, load_gazetteer, read_yaml
-from newspipe.text import TOKEN
 from services.enrich.names import name_key, strict_key
 from tests.conftest import raw_article
 
