@@ -381,11 +381,18 @@ def test_dashboard_in_a_browser(pipeline: Pipeline) -> None:
         wait_for(
             lambda: _text(browser, "total-articles") == str(total), 30, f"{total} articles shown"
         )
-        weekly = browser.execute_script(
+        script = (
             "const g = document.querySelector('#weekly .js-plotly-plot');"
-            " return g.data.find(t => t.name === 'articles').y;"
+            " const t = g && g.data && g.data.find(t => t.name === 'articles');"
+            " return t ? t.y : null;"
         )
-        assert sum(weekly) == total
+        # The chart is drawn after the totals: wait for it (None until then).
+        drawn = wait_for(
+            lambda: (y,) if (y := browser.execute_script(script)) is not None else None,
+            30,
+            "the weekly chart",
+        )
+        assert sum(drawn[0]) == total
         browser.save_screenshot(str(ARTIFACTS / "dashboard-all.png"))
 
         nadhouri = entity_ids("الناظوري")
