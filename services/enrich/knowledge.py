@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,29 @@ def load_lexicon(pack_dir: Path = PACK_DIR) -> dict[str, frozenset[str]]:
     path = pack_dir / "lexicon.yaml"
     data = read_yaml(path.read_text("utf-8")) if path.exists() else {}
     # str(): YAML 1.1 reads bare "on" or "no" as booleans.
-    return {k: frozenset(fold(str(w)) for w in v) for k, v in (data or {}).items()}
+    lex = {k: frozenset(fold(str(w)) for w in v) for k, v in (data or {}).items()}
+    if "given_names" in lex:
+        lex["given_names"] = lex["given_names"] | _first_names(lex)
+    return lex
+
+
+def _first_names(lex: dict[str, frozenset[str]]) -> frozenset[str]:
+    """gender-guesser's first names of every country, bar the words the lexicon lists as a
+    title, a head word or a stop word ("General", "The")."""
+    taken = frozenset().union(*(v for k, v in lex.items() if k != "given_names"))
+    return _gendered_names() - taken
+
+
+@lru_cache(maxsize=1)
+def _gendered_names() -> frozenset[str]:
+    """The names gender-guesser gives a gender (folded). Its "andy" (unisex) entries are left
+    out: many are ordinary words. Read once per process (0.7 s)."""
+    import gender_guesser.detector as gd
+
+    names = gd.Detector(case_sensitive=False).names
+    return frozenset(
+        n for name, genders in names.items() if len(n := fold(name)) > 2 and set(genders) - {"andy"}
+    )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ CONNECTORS = frozenset(
         "bou",
     }
 )
+_AND = frozenset({"and", "et"})
 fold = lru_cache(maxsize=100_000)(_fold)  # per word, and the same words recur: cache it
 _SLUG = re.compile(r"[^a-z0-9\u0600-\u06ff]+")
 
@@ -73,7 +74,14 @@ def find_new_names(
         while j > i and fold(texts[j]) in CONNECTORS:
             j -= 1
         etype = _type_of(texts, i, j, lex)
-        if etype:
+        if etype == "PERSON" and any(fold(texts[k]) in _AND for k in range(i + 1, j)):
+            # "Roberto Carlos and David Trezeguet": two people, each typed on its own.
+            a = i
+            for k in [*(k for k in range(i + 1, j) if fold(texts[k]) in _AND), j + 1]:
+                if k - 1 > a and _type_of(texts, a, k - 1, lex) == "PERSON":
+                    _add(found, text[starts[a] : ends[k - 1]], "PERSON")
+                a = k + 1
+        elif etype:
             _add(found, text[starts[i] : ends[j]], etype)
         i = j + 1
     return list(found.values())

@@ -123,6 +123,20 @@ def test_names_outside_the_pack_are_found_and_marked(enricher: Enricher) -> None
     assert all(e.id.startswith("new-") for e in new.values())
 
 
+def test_a_first_name_types_a_new_person_and_and_parts_two(enricher: Enricher) -> None:
+    # Yann and Beverly are in no hand-written list: gender-guesser's first names type them.
+    text = "Yann Fridez said so. Beverly Ochieng agreed. Roberto Carlos and David Trezeguet came."
+    new = {e.name: e.type for e in ents(enricher, text).values() if not e.in_pack}
+    assert new == {
+        "Yann Fridez": "PERSON",
+        "Beverly Ochieng": "PERSON",
+        "Roberto Carlos": "PERSON",
+        "David Trezeguet": "PERSON",
+    }
+    # A title or a stop word is never taken for a first name ("General", "The").
+    assert not any(e.type == "PERSON" for e in ents(enricher, "The Sahel Alliance met.").values())
+
+
 def test_one_word_names_need_their_vowels() -> None:
     """Vowel-free keys make short words collide; one-word names also need the strict key."""
     real = Enricher()
