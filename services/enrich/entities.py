@@ -55,7 +55,7 @@ def tokenize(text: str) -> Tokens:
     """TOKEN's words of `text` but a possessive "s" (Haftar's), in one regex pass: `split`
     alternates gaps and words, and the running sum of the parts' lengths gives the offsets.
     A dotted acronym (U.N., U.S.) is one word without its dots ("UN"), spanning all of it."""
-    dotted = [m.span() for m in _DOTTED.finditer(text)] if "." in text else []
+    dotted = [m.span() for m in _DOTTED.finditer(text)] if _DOTTED_HINT.search(text) else []
     if dotted:  # the same length without the dots, so that the offsets still hold
         text = _DOTTED.sub(lambda m: m[0].replace(".", "") + " " * m[0].count("."), text)
     parts = words_split(text)
@@ -71,6 +71,7 @@ def tokenize(text: str) -> Tokens:
 
 
 _DOTTED = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,}(?!\w)")
+_DOTTED_HINT = re.compile(r"[A-Z]\.[A-Z]\.")  # a quick first look (most texts have none)
 
 
 Hit = tuple[int, str, str]  # (keys taken, entity id, how)
