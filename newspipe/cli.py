@@ -569,22 +569,34 @@ def dashboard_cmd(settings: Settings) -> None:
 @click.argument("labels", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--undated", is_flag=True, help="drop the publication dates the files' headers give")
 @click.option("--json", "as_json", is_flag=True, help="print the scores as JSON")
+@click.option("--pooled", is_flag=True, help="also the corpora's counts summed, as one corpus")
 @click.pass_obj
-def eval_cmd(settings: Settings, labels: tuple[Path, ...], undated: bool, as_json: bool) -> None:
+def eval_cmd(
+    settings: Settings, labels: tuple[Path, ...], undated: bool, as_json: bool, pooled: bool
+) -> None:
     """Score the enrichment against labelled corpora (tests/data/*/labels.yaml): entities per
     type and language, topics, the off-track verdict, near-duplicate and story pairs (story
     recall split into same- and cross-language pairs), whichever the labels carry."""
     import json
 
-    from newspipe.tools.evaluate import evaluate, render
+    from newspipe.tools.evaluate import evaluate, pool, render
 
+    results = []
     for path in labels:
         result = evaluate(path, undated=undated)
+        results.append(result)
         if as_json:
             click.echo(json.dumps({"labels": str(path), "undated": undated, **result}))
         else:
             click.echo(f"== {path}{' (undated)' if undated else ''}")
             click.echo(render(result))
+    if pooled:
+        both = pool(results)
+        if as_json:
+            click.echo(json.dumps({"labels": "pooled", "undated": undated, **both}))
+        else:
+            click.echo(f"== pooled: {len(results)} corpora")
+            click.echo(render(both))
 
 
 @main.command("calibrate-topics")

@@ -211,6 +211,43 @@ def _link_scores(
     return out
 
 
+def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several corpora's scores as one: their tp/fp/fn summed (each corpus was linked on its own,
+    so no pair crosses corpora), P/R/F1 recomputed; story recall from the pairs found."""
+
+    def summed(scores: list[dict[str, Any]]) -> dict[str, Any]:
+        return _prf(*(sum(int(v[k]) for v in scores) for k in ("tp", "fp", "fn")))
+
+    def table(key: str) -> dict[str, Any]:
+        names = dict.fromkeys(n for r in results if key in r for n in r[key])
+        return {n: summed([r[key][n] for r in results if n in r.get(key, {})]) for n in names}
+
+    out: dict[str, Any] = {"articles": sum(r["articles"] for r in results)}
+    if any("entities" in r for r in results):
+        out["entities"] = table("entities")
+        out["entities_by_language"] = table("entities_by_language")
+        out["topics"] = table("topics")
+        out["topic_micro"] = summed([r["topic_micro"] for r in results if "topic_micro" in r])
+        used = [v["f1"] for v in out["topics"].values() if v["tp"] + v["fn"] > 0]
+        out["topic_macro_f1"] = sum(used) / len(used) if used else 0.0
+    if any("off_track" in r for r in results):
+        out["off_track"] = summed([r["off_track"] for r in results if "off_track" in r])
+    linked = [r for r in results if "story pairs" in r]
+    if linked:
+        for name in LINKS:
+            out[name] = summed([r[name] for r in linked])
+        story = out["story pairs"]
+        for kind in ("same-language", "cross-language"):
+            pairs = sum(r["story pairs"][f"{kind} pairs"] for r in linked)
+            found = sum(
+                round(r["story pairs"][f"{kind} recall"] * r["story pairs"][f"{kind} pairs"])
+                for r in linked
+            )
+            story[f"{kind} pairs"] = pairs
+            story[f"{kind} recall"] = found / pairs if pairs else 0.0
+    return out
+
+
 def render(result: dict[str, Any]) -> str:
     lines = [f"articles: {result['articles']}"]
     row = "  {:<24} {:.3f}  {:.3f}  {:.3f} {:>4} {:>3} {:>3}"
