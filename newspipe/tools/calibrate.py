@@ -10,14 +10,15 @@ tuned on.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from newspipe.contract import TOPIC_IDS, Topic
 from newspipe.text import fold, titled
+from newspipe.tools.evaluate import _counted, _prf, labelled_docs, topic_counts
 from services.enrich.core import Enricher
-from services.enrich.knowledge import read_yaml
 
 GRID = tuple(x / 2 for x in range(2, 41))  # 1.0 .. 20.0 by 0.5
 
@@ -34,23 +35,20 @@ class BlindRefused(ValueError):
 
 
 def _rows(labels: Iterable[Path], enricher: Enricher, root: Path) -> list[_Row]:
-    from newspipe.tools.offline import enrich_files
-
     rows = []
+    rule = enricher.relevance
     for labels_file in labels:
         if "blind" in labels_file.parts:
             raise BlindRefused(f"{labels_file}: a blind part is scored, never tuned on")
-        items = [i for i in read_yaml(labels_file.read_text("utf-8"))["articles"] if "topics" in i]
-        files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
-        found, ids = enrich_files(files, enricher)
-        docs = {d.id: d for d in found}
+        items, doc_of = labelled_docs(labels_file, root, enricher)
         for item in items:
-            doc = docs[ids[root / item["file"]]]
+            if "topics" not in item:
+                continue
+            doc = doc_of[str(root / item["file"])]
             folded, title_end = titled(fold(doc.title) if doc.title else None, fold(doc.body))
-            rule = enricher.relevance
             rows.append(
                 _Row(
-                    gold=frozenset(item.get("topics") or ()),
+                    gold=frozenset(item["topics"] or ()),
                     scored=enricher.tagger.scores_folded(folded, title_end, doc.entities),
                     counts=rule.located(folded, doc.entities) if rule else None,
                 )
@@ -58,26 +56,24 @@ def _rows(labels: Iterable[Path], enricher: Enricher, root: Path) -> list[_Row]:
     return rows
 
 
-def _tally(
-    rows: list[_Row], thresholds: dict[str, float], enricher: Enricher
-) -> dict[str, list[int]]:
-    """[tp, fp, fn] per topic with these thresholds."""
-    out = {t: [0, 0, 0] for t in TOPIC_IDS}
+def _tally(rows: list[_Row], thresholds: dict[str, float], enricher: Enricher) -> Counter[str]:
+    """tp/fp/fn per topic with these thresholds (evaluate.topic_counts)."""
+    out: Counter[str] = Counter()
     rule = enricher.relevance
     for row in rows:
         tagged = [t for t in row.scored if t.score >= thresholds.get(t.id, float("inf"))]
         if rule is not None and row.counts is not None:
             tagged = rule.decide(row.counts, row.scored, tagged)[1]
-        pred = {t.id for t in tagged}
-        for t in TOPIC_IDS:
-            out[t][0] += t in pred and t in row.gold
-            out[t][1] += t in pred and t not in row.gold
-            out[t][2] += t in row.gold and t not in pred
+        out.update(topic_counts({t.id for t in tagged}, set(row.gold)))
     return out
 
 
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+def _f1(counts: Counter[str], topic: str) -> float:
+    return float(_counted(counts, topic)["f1"])
+
+
+def _triple(counts: Counter[str], topic: str) -> list[int]:
+    return [counts[f"{k}:{topic}"] for k in ("tp", "fp", "fn")]
 
 
 def calibrate(labels: list[Path], root: Path | None = None) -> list[dict[str, object]]:
@@ -90,13 +86,10 @@ def calibrate(labels: list[Path], root: Path | None = None) -> list[dict[str, ob
     out: list[dict[str, object]] = []
     best_all = dict(present)
     for topic in TOPIC_IDS:
-        f1s = []
-        for c in GRID:
-            tp, fp, fn = _tally(rows, {**present, topic: c}, enricher)[topic]
-            f1s.append(_f1(tp, fp, fn))
+        f1s = [_f1(_tally(rows, {**present, topic: c}, enricher), topic) for c in GRID]
         top = max(f1s)
         plateau = [c for c, f in zip(GRID, f1s, strict=True) if f == top]
-        if _f1(*base[topic]) >= top:
+        if _f1(base, topic) >= top:
             best = present[topic]
         else:
             # The widest run of best values; its middle, rounded to the grid.
@@ -109,17 +102,18 @@ def calibrate(labels: list[Path], root: Path | None = None) -> list[dict[str, ob
             run = max(runs, key=len)
             best = run[len(run) // 2]
         best_all[topic] = best
-        after = _tally(rows, {**present, topic: best}, enricher)[topic]
         out.append(
             {
                 "topic": topic,
                 "present": present[topic],
                 "best": best,
-                "before": base[topic],
-                "after": after,
+                "before": _triple(base, topic),
+                "after": _triple(_tally(rows, {**present, topic: best}, enricher), topic),
             }
         )
     for name, table in (("present", base), ("best", _tally(rows, best_all, enricher))):
-        tp, fp, fn = (sum(v[k] for v in table.values()) for k in range(3))
-        out.append({"topic": f"MICRO ({name})", "tp_fp_fn": [tp, fp, fn], "f1": _f1(tp, fp, fn)})
+        tp, fp, fn = (sum(table[f"{k}:{t}"] for t in TOPIC_IDS) for k in ("tp", "fp", "fn"))
+        out.append(
+            {"topic": f"MICRO ({name})", "tp_fp_fn": [tp, fp, fn], "f1": _prf(tp, fp, fn)["f1"]}
+        )
     return out

@@ -94,15 +94,9 @@ def evaluate(
     labels_file: Path, root: Path | None = None, *, undated: bool = False
 ) -> dict[str, Any]:
     """Every score the labels allow (see the module's text), as a JSON-able dict."""
-    from newspipe.tools.offline import enrich_files
-
     root = root or Path.cwd()
-    items = read_yaml(labels_file.read_text("utf-8"))["articles"]
     enricher = Enricher()
-    files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
-    found, ids = enrich_files(files, enricher, undated=undated)
-    docs = {d.id: d for d in found}
-    doc_of = {str(root / i["file"]): docs[ids[root / i["file"]]] for i in items}
+    items, doc_of = labelled_docs(labels_file, root, enricher, undated=undated)
     out: dict[str, Any] = {"articles": len(items)}
     if any("entities" in i for i in items):
         out.update(_content_scores(items, doc_of, root, _aliases(enricher)))
@@ -111,6 +105,30 @@ def evaluate(
     if any("story" in i for i in items):
         out.update(_link_scores(items, doc_of, root))
     return out
+
+
+def labelled_docs(
+    labels_file: Path, root: Path, enricher: Enricher, *, undated: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, EnrichedArticle]]:
+    """The labels' articles, and the document the pipeline makes of each (by the file's path
+    under `root`): the files parsed, enriched and linked in sorted order."""
+    from newspipe.tools.offline import enrich_files
+
+    items = read_yaml(labels_file.read_text("utf-8"))["articles"]
+    files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
+    found, ids = enrich_files(files, enricher, undated=undated)
+    docs = {d.id: d for d in found}
+    return items, {str(root / i["file"]): docs[ids[root / i["file"]]] for i in items}
+
+
+def topic_counts(pred: set[str], gold: set[str]) -> Counter[str]:
+    """tp/fp/fn per topic of one document ("tp:ceasefire", ...)."""
+    counts: Counter[str] = Counter()
+    for t in TOPIC_IDS:
+        counts[f"tp:{t}"] += t in pred and t in gold
+        counts[f"fp:{t}"] += t in pred and t not in gold
+        counts[f"fn:{t}"] += t in gold and t not in pred
+    return counts
 
 
 def _content_scores(
@@ -129,11 +147,7 @@ def _content_scores(
         lang = item.get("language", "?")
         for key, n in counts.items():
             by_lang[f"{key.split(':')[0]}:{lang}"] += n
-        pred, gold = {t.id for t in doc.topics}, set(item.get("topics") or [])
-        for t in TOPIC_IDS:
-            topics[f"tp:{t}"] += t in pred and t in gold
-            topics[f"fp:{t}"] += t in pred and t not in gold
-            topics[f"fn:{t}"] += t in gold and t not in pred
+        topics.update(topic_counts({t.id for t in doc.topics}, set(item.get("topics") or [])))
     entities = {t: _counted(ents, t) for t in TYPES}
     entities["overall"] = _prf(*(sum(ents[f"{k}:{t}"] for t in TYPES) for k in ("tp", "fp", "fn")))
     langs = sorted({str(i.get("language", "?")) for i in items})

@@ -23,9 +23,8 @@ from babel import Locale
 from babel.core import get_global
 from babel.dates import get_timezone_location
 
-from newspipe.text import TOKEN
-from services.enrich.knowledge import HAND_FILES, load_gazetteer
-from services.enrich.names import name_key, strict_key
+from services.enrich.knowledge import HAND_FILES, load_gazetteer, strict_form
+from services.enrich.names import name_key
 
 # CLDR codes that are not one country or territory (European Union, Eurozone, United Nations,
 # Outlying Oceania, pseudo-locales, unknown region).
@@ -53,8 +52,7 @@ def _slug(name: str) -> str:
 def _taken(name: str) -> tuple[tuple[str, ...], str]:
     """What a generated name claims: its key, and for a one-word name its strict form too."""
     key = name_key(name)
-    words = TOKEN.findall(name)
-    return key, strict_key(words[-1]) if len(key) == 1 and words else ""
+    return key, strict_form(name) if len(key) == 1 else ""
 
 
 def world_entities() -> list[dict[str, object]]:

@@ -80,7 +80,7 @@ class Gazetteer:
         for surname in entry.get("short") or []:
             key = name_key(str(surname))
             if len(key) == 1:
-                self.strict[key[0]].add(_strict(str(surname)))
+                self.strict[key[0]].add(strict_form(str(surname)))
                 if ent.id not in self.short[key[0]]:
                     self.short[key[0]].append(ent.id)
 
@@ -90,7 +90,7 @@ class Gazetteer:
             return
         key = name_key(alias)
         if len(key) == 1:
-            strict = _strict(alias)
+            strict = strict_form(alias)
             self.strict[key[0]].add(strict)
             owners = self.strict_ids[key[0]].setdefault(strict, [])
             if ent_id not in owners:
@@ -103,7 +103,9 @@ class Gazetteer:
             self.lengths[key[0]].sort(reverse=True)
 
 
-def _strict(alias: str) -> str:
+def strict_form(alias: str) -> str:
+    """A name's strict form (names.strict_key of its last word, articles aside): what one-word
+    names sharing a key are told apart by."""
     words = [w for w in TOKEN.findall(alias) if w.casefold() not in ARTICLES]
     return strict_key(words[-1]) if words else ""
 

@@ -74,13 +74,11 @@ def find_new_names(
         while j > i and fold(texts[j]) in CONNECTORS:
             j -= 1
         etype = _type_of(texts, i, j, lex)
-        if etype == "PERSON" and any(fold(texts[k]) in _AND for k in range(i + 1, j)):
-            # "Roberto Carlos and David Trezeguet": two people, each typed on its own.
-            a = i
-            for k in [*(k for k in range(i + 1, j) if fold(texts[k]) in _AND), j + 1]:
-                if k - 1 > a and _type_of(texts, a, k - 1, lex) == "PERSON":
-                    _add(found, text[starts[a] : ends[k - 1]], "PERSON")
-                a = k + 1
+        cuts = [k for k in range(i + 1, j) if fold(texts[k]) in _AND] if etype == "PERSON" else []
+        if cuts:  # "Roberto Carlos and David Trezeguet": two people, each typed on its own
+            for a, b in zip([i, *(k + 1 for k in cuts)], [*(k - 1 for k in cuts), j], strict=True):
+                if b > a and _type_of(texts, a, b, lex) == "PERSON":
+                    _add(found, text[starts[a] : ends[b]], "PERSON")
         elif etype:
             _add(found, text[starts[i] : ends[j]], etype)
         i = j + 1

@@ -43,9 +43,9 @@ def event_affinity(
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
-    same_date = bool(a.dates and b.dates)
-    if same_date and not _dates_close(a.dates, b.dates):
+    if a.dates and b.dates and not _dates_close(a.dates, b.dates):
         return None
+    same_date = bool(a.dates and b.dates)  # both dated, and (above) on close dates
     # Background places (Tripoli) are named as the seat of government as often as the place of an
     # event: when the two name the same event date, they alone do not place the reports apart.
     fa, fb = (pa - background, pb - background) if same_date else (pa, pb)

@@ -6,12 +6,9 @@ from __future__ import annotations
 import pytest
 
 from newspipe.tools.calibrate import BlindRefused, calibrate
+from newspipe.tools.evaluate import _prf
 from services.enrich.core import Enricher
 from tests.conftest import ROOT
-
-
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def test_a_blind_part_is_refused() -> None:
@@ -25,7 +22,7 @@ def test_each_topics_best_threshold_is_no_worse_than_the_present_one() -> None:
     per_topic = [r for r in rows if "present" in r]
     assert {r["topic"]: r["present"] for r in per_topic} == present
     for row in per_topic:
-        assert _f1(*row["after"]) >= _f1(*row["before"])  # type: ignore[misc]
+        assert _prf(*row["after"])["f1"] >= _prf(*row["before"])["f1"]  # type: ignore[misc]
     # The present thresholds reproduce what `newspipe eval` scores on the same corpus.
     from newspipe.tools.evaluate import evaluate
 
