@@ -136,6 +136,12 @@ class IndexSettings(BaseModel):
         "keep coming (a backlog is written 500 at a time, a lone file at once)",
     )
     max_retries: int = Field(8, description="retries of transient errors before crashing")
+    live_refresh: float = Field(
+        0.2,
+        description="after a batch that emptied the backlog (a live feed, not a backfill), refresh "
+        "the index so its documents are searchable at once rather than at the next periodic "
+        "refresh (up to 1 s later); at most once per this many seconds; negative: never",
+    )
 
 
 class DashboardSettings(BaseModel):

@@ -123,6 +123,7 @@ class Sink:
             self.stop,
         )
         self.assigned = False
+        self.refreshed_at = 0.0  # monotonic time of the last live refresh
         HEALTH.checks["kafka"] = lambda: "Kafka unreachable" if self.broker.down_since else None
         HEALTH.checks["elasticsearch"] = lambda: (
             "Elasticsearch unreachable" if self.search.down_since else None
@@ -186,6 +187,8 @@ class Sink:
         written = self._write(batch)
         if self.stop.is_set():
             return  # stopped while waiting: nothing is committed, the batch is read again
+        if written and len(batch.origins) < self.cfg.batch_size:
+            self._refresh_live()
         _observe_freshness(batch)
         self.broker.call(lambda: self._send_dead(batch.dead), kafka_transient, self.stop)
         self._alert([a["_id"] for a in batch.actions])
@@ -198,6 +201,19 @@ class Sink:
             len(batch.dead),
             (time.perf_counter() - started) * 1000,
         )
+
+    def _refresh_live(self) -> None:
+        """A batch short of full means the backlog is written: make it searchable now rather than
+        at the index's next periodic refresh. Rate-limited (`live_refresh`), and only a nicety:
+        a failure is left to the periodic refresh. A backfill's full batches never refresh."""
+        now = time.monotonic()
+        if self.cfg.live_refresh < 0 or now - self.refreshed_at < self.cfg.live_refresh:
+            return
+        self.refreshed_at = now
+        try:
+            self.es.indices.refresh(index=self.index)
+        except (ApiError, TransportError) as exc:
+            log.debug("live refresh skipped: %s", exc)
 
     def _alert(self, ids: list[str]) -> None:
         """The watches over the batch, after its write and before its commit (see alerting):

@@ -64,24 +64,48 @@ class Publisher:
         assert self.producer is not None, "connect() first"
         return self.producer.send(self.topic, key=article.id.encode(), value=article.to_bytes())
 
-    def publish(self, articles: list[RawArticle], stop: threading.Event) -> bool:
-        """Send a file's articles and wait for every ack; False if `stop` was set first (the
-        file stays in the inbox). Raises the first send's error. A send neither acknowledged nor
-        failed well after its delivery timeout (seen once: a record in flight when the broker went
-        down, never resolved after it came back) raises KafkaTimeoutError and drops the producer,
-        so the next attempt starts on a fresh connection (re-sending a file is safe: an article's
-        id is its key, and enrich takes a replayed id as the same article)."""
-        futures = [self.send(article) for article in articles]
+    def publish(
+        self, files: list[list[RawArticle]], stop: threading.Event
+    ) -> list[BaseException | None] | None:
+        """Send the articles of several files, then wait for every ack: one round trip for what a
+        tick found, not one per file. Per file, None (every article acknowledged) or its first
+        error; None overall if `stop` was set first (the files stay in the inbox). An error that
+        concerns the broker rather than one message (`on_publish_error` says "wait") ends the
+        sending: the files not sent get it too. A send neither acknowledged nor failed well after
+        its delivery timeout (seen once: a record in flight when the broker went down, never
+        resolved after it came back) counts as a KafkaTimeoutError and drops the producer, so the
+        next attempt starts on a fresh connection (re-sending a file is safe: an article's id is
+        its key, and enrich takes a replayed id as the same article)."""
+        sent: list[tuple[list[object], BaseException | None]] = []
+        broker_down: BaseException | None = None
+        for articles in files:
+            futures: list[object] = []
+            error = broker_down
+            for article in articles if error is None else []:
+                try:
+                    futures.append(self.send(article))
+                except Exception as exc:
+                    error = exc
+                    if on_publish_error(exc) == "wait":
+                        broker_down = exc
+                    break
+            sent.append((futures, error))
         deadline = time.monotonic() + self.timeouts.get("delivery_timeout_ms", 120_000) / 1000 + 10
-        for future in futures:
-            while not future.is_done:  # type: ignore[attr-defined]
-                if stop.wait(0.01):
-                    return False
-                if time.monotonic() > deadline:
-                    self.reset()
-                    raise KafkaTimeoutError("no acknowledgement or error from Kafka in time")
-            future.get()  # type: ignore[attr-defined]
-        return True
+        outcomes: list[BaseException | None] = []
+        for futures, error in sent:
+            for future in futures:
+                while not future.is_done:  # type: ignore[attr-defined]
+                    if stop.wait(0.01):
+                        return None
+                    if time.monotonic() > deadline:
+                        self.reset()
+                        return [
+                            KafkaTimeoutError("no acknowledgement or error from Kafka in time")
+                        ] * len(files)
+                if error is None and future.failed():  # type: ignore[attr-defined]
+                    error = future.exception  # type: ignore[attr-defined]
+            outcomes.append(error)
+        return outcomes
 
     def reset(self) -> None:
         producer, self.producer = self.producer, None

@@ -26,8 +26,10 @@ from tqdm import tqdm
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
+from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
 
 from newspipe.config import IngestSettings, KafkaSettings
+from newspipe.contract import RawArticle
 from newspipe.obs import Dependency
 from newspipe.ops import FILES, HEALTH, PRODUCED, reason_class
 from services.ingest.inbox import (
@@ -55,6 +57,14 @@ from services.ingest.publish import Publisher, load, on_publish_error, short
 
 log = logging.getLogger("newspipe.ingest")
 TICK_SECONDS = 0.1
+# watchdog holds every IN_MOVED_FROM 0.5 s, waiting for its IN_MOVED_TO, and the events queued
+# behind it wait too: each file the loop moves out to processed/ held the next arrivals back half a
+# second. A rename's two events are read together from the kernel, so 50 ms still pairs them.
+MOVE_PAIR_SECONDS = 0.05
+# The files due in a tick are published together (one wait for their acks), in groups this big:
+# a backlog of large files is not all read into memory at once.
+BATCH_FILES = 200
+BATCH_BYTES = 64 * 2**20
 
 
 class _Events(FileSystemEventHandler):
@@ -80,6 +90,7 @@ def _observer() -> BaseObserver:
         return Observer()
     from watchdog.observers.inotify import InotifyObserver
 
+    InotifyMoveEventGrouper.delay = MOVE_PAIR_SECONDS
     return InotifyObserver(generate_full_events=True)
 
 
@@ -173,6 +184,7 @@ class Ingest:
         self.pending.refresh(now, lambda rel: _signature(self.inbox / rel))
         due = self.pending.due(now)
         writers = open_for_writing(self.inbox) if due else None
+        ready: list[tuple[PurePath, Path]] = []  # published together, after the decisions
         for rel in due:
             if self.stop.is_set():
                 return
@@ -188,8 +200,12 @@ class Ingest:
                 self.finish(rel, None)
             elif (sidecar := self.sidecar_of(rel)) and not self.pending.settled(sidecar, now):
                 self.pending.hold(rel, now + HELD_RECHECK_SECONDS)  # its sidecar is still written
-            else:
-                self.take(rel)
+            elif source := self.take(rel):
+                ready.append((rel, source))
+        for batch in batches(ready):
+            if self.stop.is_set():
+                return
+            self.publish(batch)
 
     def sidecar_due(self, rel: PurePath, now: float) -> None:
         """A sidecar is taken with its article; one left alone too long is rejected."""
@@ -227,13 +243,13 @@ class Ingest:
                     if is_article_name(rel) and os.path.lexists(p):
                         self.pending.note(rel, now, renamed=renamed)
 
-    def take(self, rel: PurePath) -> None:
-        """Reject the file, publish it, or hold it while Kafka is unreachable."""
+    def take(self, rel: PurePath) -> Path | None:
+        """Reject the file, hold it while Kafka is unreachable, or return what to publish."""
         try:
             source = self.check(rel)
         except FileNotFoundError:  # gone since the last look
             self.pending.pop(rel)
-            return
+            return None
         except OSError as exc:
             source = Refused(f"could not inspect the file: {short(exc)}")
         if source is None:  # a link to a folder in the inbox: left alone
@@ -243,7 +259,8 @@ class Ingest:
         elif self.publisher.producer is None or not self.backoff.ready(time.monotonic()):
             self.pending.hold(rel, self.backoff.next_try)
         else:
-            self.publish(rel, source)
+            return source
+        return None
 
     def check(self, rel: PurePath) -> Path | Refused | None:
         """The decisions made without reading the file (no broker needed for them)."""
@@ -257,27 +274,60 @@ class Ingest:
             return Refused(reason)
         return source
 
-    def publish(self, rel: PurePath, source: Path) -> None:
-        sidecar = self.sidecar_of(rel)
-        outcome = load(source, rel, self.cfg, self.inbox / sidecar if sidecar else None)
-        if isinstance(outcome, Rejected):
-            self.finish(rel, outcome.reason, sidecar=sidecar)
-            return
-        try:
-            if not self.publisher.publish(outcome.articles, self.stop):
-                return  # stopping: the file stays in the inbox
-        except Exception as exc:
-            if on_publish_error(exc) == "wait":
-                self.publisher.reset()  # the next try on a fresh producer, not a wedged one
-                self.unreachable(exc)
-                self.pending.hold(rel, self.backoff.next_try)
+    def publish(self, ready: list[tuple[PurePath, Path]]) -> None:
+        """Read and parse the files, send them all, and move each once all its articles were
+        acknowledged; a file Kafka refused is rejected, one it could not take now is held."""
+        loaded: list[tuple[PurePath, Parsed, PurePath | None]] = []
+        for rel, source in ready:
+            sidecar = self.sidecar_of(rel)
+            outcome = load(source, rel, self.cfg, self.inbox / sidecar if sidecar else None)
+            if isinstance(outcome, Rejected):
+                self.finish(rel, outcome.reason, sidecar=sidecar)
             else:
-                size = max(len(a.to_bytes()) for a in outcome.articles)
+                loaded.append((rel, outcome, sidecar))
+        if loaded:
+            self.send(loaded)
+
+    def send(self, loaded: list[tuple[PurePath, Parsed, PurePath | None]]) -> None:
+        """Publish parsed files together; move each once acknowledged, reject one Kafka refused,
+        hold them all while Kafka cannot take them."""
+        errors = self.publisher.publish([parsed.articles for _, parsed, _ in loaded], self.stop)
+        if errors is None:
+            return  # stopping: the files stay in the inbox
+        refused = [
+            item
+            for item, exc in zip(loaded, errors, strict=True)
+            if exc is not None and on_publish_error(exc) == "reject"
+        ]
+        if refused:
+            # After the broker refuses a message, kafka-python's idempotent producer aborts every
+            # batch in flight with that error, and fails every later send: a fresh producer.
+            self.publisher.reset()
+            self.connect()
+        if len(refused) > 1:  # the refused one and its aborted neighbours: each alone, to tell
+            for item in refused:
+                if self.publisher.producer is not None and not self.stop.is_set():
+                    self.send([item])
+            refused = []  # decided alone (or held while Kafka is away)
+        waited: BaseException | None = None
+        for (rel, parsed, sidecar), exc in zip(loaded, errors, strict=True):
+            if exc is None:
+                self.finish(rel, None, parsed, sidecar)
+            elif on_publish_error(exc) == "wait":
+                waited = waited or exc  # held below, until the backoff's next try
+            elif refused:
+                size = max(len(a.to_bytes()) for a in parsed.articles)
                 reason = f"Kafka refused the message ({size:,} bytes): {short(exc)}"
                 self.finish(rel, reason, sidecar=sidecar)
+        if waited is None:
+            if self.publisher.producer is not None:
+                self.reachable()
             return
-        self.reachable()
-        self.finish(rel, None, outcome, sidecar)
+        self.publisher.reset()  # the next try on a fresh producer, not a wedged one
+        self.unreachable(waited)
+        for rel, _, _ in loaded:
+            if rel in self.pending.entries:
+                self.pending.hold(rel, self.backoff.next_try)
 
     def finish(
         self,
@@ -349,6 +399,27 @@ class Ingest:
             log.error("could not write %s's rejected records: %s", rel, exc)
 
 
+def batches(
+    ready: list[tuple[PurePath, Path]], files: int = BATCH_FILES, size: int = BATCH_BYTES
+) -> Iterable[list[tuple[PurePath, Path]]]:
+    """The files due in one tick, in groups sent together: at most `files` files, and no more
+    than `size` bytes on disk unless one file alone is larger."""
+    batch: list[tuple[PurePath, Path]] = []
+    total = 0
+    for rel, source in ready:
+        try:
+            length = source.stat().st_size
+        except OSError:
+            length = 0  # gone or unreadable: load() says why
+        if batch and (len(batch) >= files or total + length > size):
+            yield batch
+            batch, total = [], 0
+        batch.append((rel, source))
+        total += length
+    if batch:
+        yield batch
+
+
 def watch(kafka: KafkaSettings, cfg: IngestSettings, stop: threading.Event | None = None) -> None:
     """Run the ingest loop until `stop` is set."""
     Ingest(kafka, cfg, stop or threading.Event()).run()
@@ -396,16 +467,30 @@ def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) 
             log.warning("not published %s: %s", path, problem.reason)
         for article in outcome.articles:
             try:
-                futures.append((path, publisher.send(article)))
+                futures.append((path, article, publisher.send(article)))
             except Exception as exc:  # refused by the client itself (e.g. over max_request_size)
                 counts["rejected"] += 1
                 log.warning("not published %s: %s", path, short(exc))
-    for path, future in futures:
+    failed: list[tuple[Path, RawArticle, BaseException]] = []
+    for path, article, future in futures:
         try:
             future.get(timeout=180)  # type: ignore[attr-defined]
             counts["published"] += 1
-        except Exception as exc:
-            counts["rejected"] += 1
-            log.warning("not published %s: %s", path, short(exc))
+        except Exception as first:
+            failed.append((path, article, first))
+    for path, article, error in failed:
+        if len(failed) > 1 and on_publish_error(error) == "reject":
+            # one refused message aborts the others in flight and poisons kafka-python's
+            # idempotent producer: each alone, on a fresh producer, to tell which was refused
+            publisher.reset()
+            publisher.connect()
+            try:
+                publisher.send(article).get(timeout=180)  # type: ignore[attr-defined]
+                counts["published"] += 1
+                continue
+            except Exception as again:
+                error = again
+        counts["rejected"] += 1
+        log.warning("not published %s: %s", path, short(error))
     publisher.close()
     return counts

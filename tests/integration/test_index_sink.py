@@ -79,3 +79,35 @@ def test_bulk_dlq_and_commit(isolated: Settings) -> None:
     assert not any(again.consumer.poll(timeout_ms=2000).values() for _ in range(5))
     again.stop.set()
     again.run()
+
+
+def test_a_live_feeds_batch_is_searchable_without_waiting_for_the_periodic_refresh(
+    isolated: Settings,
+) -> None:
+    """A batch short of full (the backlog is written) is refreshed at once; with `live_refresh`
+    off, it waits for the index's periodic refresh, here switched off to tell the two apart."""
+    s = isolated
+    bootstrap.prepare(s)
+    sink = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest), alert=s.alert)
+    sink.es.indices.put_settings(index=s.es.alias, settings={"refresh_interval": "-1"})
+    producer = KafkaProducer(**kafka_client_kwargs(s.kafka), acks="all")
+
+    def one(body: str) -> None:
+        producer.send(
+            s.kafka.enriched_topic, value=_article(body), headers=[(KIND_HEADER, KIND_ARTICLE)]
+        )
+        producer.flush()
+
+    one("The ceasefire committee met in Sirte on Monday to review the withdrawal plan.")
+    _drain(sink, rounds=4)
+    assert sink.es.count(index=s.es.alias)["count"] == 1  # no refresh asked for by the test
+    sink.consumer.close()
+
+    quiet = s.index.model_copy(update={"live_refresh": -1.0})
+    late = Sink(s.kafka, s.es, quiet, message_max_bytes(s.ingest), alert=s.alert)
+    one("Border guards in Ghat reported a new patrol schedule agreed with the army.")
+    _drain(late, rounds=4)
+    assert late.es.count(index=s.es.alias)["count"] == 1  # written, not yet searchable
+    late.es.indices.refresh(index=s.es.alias)
+    assert late.es.count(index=s.es.alias)["count"] == 2
+    late.consumer.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 import services.ingest.publish as publish_module
+import services.ingest.watch as watch_module
 from newspipe.config import KafkaSettings, Settings, kafka_client_kwargs, message_max_bytes
 from newspipe.contract import RawArticle
 from newspipe.tools import bootstrap
@@ -376,3 +378,64 @@ def test_ingest_starts_while_kafka_is_down_and_publishes_once_it_is_up(
     assert sum(line.startswith("Kafka unreachable (") for line in lines) == 1, lines
     assert sum(line.startswith("Kafka reachable again after") for line in lines) == 1, lines
     assert not [r for r in caplog.records if r.name == "newspipe.ingest" and r.exc_info]
+
+
+def test_a_burst_renamed_in_together_is_published_whole_and_each_file_moved_once(
+    stack: Settings,
+) -> None:
+    """The files due in one tick are sent together and moved once each is acknowledged: none lost,
+    none sent twice, and the burst spans several of the loop's groups (BATCH_FILES)."""
+    inbox, processed = stack.ingest.inbox, stack.ingest.processed
+    aside = inbox.parent / "aside"
+    aside.mkdir(parents=True)
+    names = [f"burst-{i:03d}.txt" for i in range(watch_module.BATCH_FILES + 50)]
+    for i, name in enumerate(names):
+        (aside / name).write_text(article(f"burst {i}"))
+    with ingesting(stack) as topic:
+        for name in names:
+            os.replace(aside / name, inbox / name)
+        got = topic.read(len(names), timeout=60)
+        wait_for(lambda: len(list(processed.iterdir())) == len(names), 20, "every file moved")
+    assert len(topic.got) == len(names) and set(got) == set(names)  # each once
+    assert not list(inbox.iterdir())
+    assert not stack.ingest.rejected.exists() or not list(stack.ingest.rejected.iterdir())
+
+
+def test_a_message_the_broker_refuses_rejects_its_file_and_not_its_neighbours(
+    isolated: Settings,
+) -> None:
+    """news.raw takes 20 kB messages here: the broker refuses the large file's message (the
+    producer's own limit is higher), which is rejected with Kafka's reason; the small files sent
+    in the same group are published. (kafka-python's idempotent producer aborts every batch in
+    flight once a message is refused, and fails every later send: the small files used to be
+    rejected with the large one's reason.)"""
+    admin = KafkaAdminClient(**kafka_client_kwargs(isolated.kafka))
+    admin.create_topics(
+        [NewTopic(isolated.kafka.raw_topic, 1, 1, topic_configs={"max.message.bytes": "20000"})]
+    )
+    admin.close()  # no bootstrap: it would raise the topic's limit to the pipeline's
+    inbox = isolated.ingest.inbox
+    aside = inbox.parent / "aside"
+    aside.mkdir(parents=True)
+    noise = " ".join(os.urandom(16).hex() for _ in range(2500))  # 82 kB, 40 kB compressed
+    (aside / "large.txt").write_text(article("large", f" {noise}"))
+    for i in range(3):
+        (aside / f"small-{i}.txt").write_text(article(f"small {i}"))
+    with ingesting(isolated) as topic:
+        for name in ("small-0.txt", "large.txt", "small-1.txt", "small-2.txt"):
+            os.replace(aside / name, inbox / name)
+        got = topic.read(3)
+        wait_for(lambda: (isolated.ingest.rejected / "large.txt.error.txt").exists(), 20, "large")
+    assert set(got) == {"small-0.txt", "small-1.txt", "small-2.txt"}
+    assert error_of(isolated, "large.txt").startswith("Kafka refused the message (")
+    assert "MessageSizeTooLarge" in error_of(isolated, "large.txt")
+    assert sorted(p.name for p in isolated.ingest.processed.iterdir()) == [
+        "small-0.txt",
+        "small-1.txt",
+        "small-2.txt",
+    ]
+    # replay, which sends a whole folder before waiting: the same verdicts
+    again = inbox.parent / "again"
+    shutil.copytree(isolated.ingest.processed, again)
+    shutil.copy(isolated.ingest.rejected / "large.txt", again / "large.txt")
+    assert replay(isolated.kafka, [again], isolated.ingest) == {"published": 3, "rejected": 1}

@@ -24,6 +24,7 @@ from services.ingest.inbox import (
     what_to_read,
 )
 from services.ingest.publish import on_publish_error, read_bounded
+from services.ingest.watch import batches
 
 A = PurePath("outlet-x/2024/a.txt")
 SIG = (1, 100, 1_000)
@@ -237,3 +238,17 @@ def test_backoff_doubles_to_its_cap_and_resets() -> None:
     assert not b.ready(29.9) and b.ready(30.0)
     b.succeeded()
     assert b.ready(0.0) and b.failed(0.0) == 1.0
+
+
+def test_a_ticks_files_are_grouped_by_count_and_size(tmp_path: Path) -> None:
+    sizes = [10, 10, 10, 50, 10, 0]
+    ready = []
+    for i, size in enumerate(sizes):
+        (tmp_path / f"{i}.txt").write_bytes(b"x" * size)
+        ready.append((PurePath(f"{i}.txt"), tmp_path / f"{i}.txt"))
+    ready.append((PurePath("gone.txt"), tmp_path / "gone.txt"))  # gone: counted as empty
+    groups = [[rel.name for rel, _ in g] for g in batches(ready, files=3, size=40)]
+    # 3 files at most; 40 bytes at most unless one file alone is larger (the 50-byte one)
+    assert groups == [["0.txt", "1.txt", "2.txt"], ["3.txt"], ["4.txt", "5.txt", "gone.txt"]]
+    assert [[r for r, _ in g] for g in batches(ready[:2])] == [[r for r, _ in ready[:2]]]
+    assert list(batches([])) == []
