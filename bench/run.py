@@ -312,12 +312,40 @@ def latency(tmp: Path, files: list[tuple[str, bytes]], seconds: float) -> dict[s
                 "p50": _pct(waits, 50),
                 "p95": _pct(waits, 95),
                 "p99": _pct(waits, 99),
+                "stages": stages(settings, f"lat-{load_}-", dropped, found),
             }
     finally:
         sampler_stop.set()
         services.stop()
     out["rss"] = services.peaks
     return out
+
+
+def stages(
+    settings: Settings, prefix: str, dropped: dict[str, float], found: dict[str, float]
+) -> dict[str, tuple[float, float]]:
+    """Where each file's wait went, from the times the documents carry (p50, p95 of each): the
+    rename to `ingested_at` (ingest: noticed, settled, parsed, acknowledged by Kafka), then to
+    `enriched_at` (waiting for the enrich worker), then to the first search that found it (enrich,
+    link, the indexer's batch, the refresh, the 0.1 s poll)."""
+    offset = time.time() - time.perf_counter()  # the bench's clock -> the documents' epoch time
+    res = es_client(settings.es).search(
+        index=settings.es.alias,
+        query={"prefix": {"source.path": prefix}},
+        source=["source.path", "ingested_at", "enriched_at"],
+        size=10_000,
+    )
+    parts: dict[str, list[float]] = {"ingest": [], "queued for enrich": [], "enrich to found": []}
+    for hit in res["hits"]["hits"]:
+        doc, name = hit["_source"], hit["_source"]["source"]["path"]
+        if name not in found:
+            continue
+        ingested = datetime.fromisoformat(doc["ingested_at"]).timestamp()
+        enriched = datetime.fromisoformat(doc["enriched_at"]).timestamp()
+        parts["ingest"].append(ingested - (dropped[name] + offset))
+        parts["queued for enrich"].append(enriched - ingested)
+        parts["enrich to found"].append(found[name] + offset - enriched)
+    return {k: (_pct(v, 50), _pct(v, 95)) for k, v in parts.items()}
 
 
 def _pct(values: list[float], p: int) -> float:
@@ -374,6 +402,10 @@ def main() -> None:
             f"{f'{load_} files/s':24s} {r['offered']:9.1f} {r['files']:6d} {r['found']:6d}"
             f" {r['p50']:7.2f} {r['p95']:7.2f} {r['p99']:7.2f}"
         )
+    print("where the wait goes (p50 / p95 s; clocks of one machine):")
+    for load_ in LOADS:
+        parts = ", ".join(f"{k} {a:.2f} / {b:.2f}" for k, (a, b) in lat[load_]["stages"].items())
+        print(f"  {load_} files/s: {parts}")
     print("\npeak RSS (MB):")
     print(f"  in-process bench (enrich + link of {len(docs):,}): {rates['rss']:.0f}")
     for w, r in e2e.items():

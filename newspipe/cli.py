@@ -195,7 +195,9 @@ def enrich_cmd(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> No
             click.echo(doc.model_dump_json() if as_json else f"{doc.id[:12]} {doc.title}")
         return
     from services.enrich.app import Worker, create_app
+    from services.enrich.heap import return_large_blocks
 
+    return_large_blocks()  # the link index's merges: freed arrays go back (heap.py)
     _preflight(settings)
     _ops_endpoint(settings, "enrich")
     settings.enrich.datadir.parent.mkdir(parents=True, exist_ok=True)

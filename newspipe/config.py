@@ -131,13 +131,13 @@ class IndexSettings(BaseModel):
     batch_size: int = Field(500, description="max documents per bulk request")
     batch_wait: float = Field(0.5, description="max seconds to wait for a first document")
     batch_linger: float = Field(
-        0.25,
+        0.1,
         description="once a document arrived, max seconds to go on filling its batch while more "
         "keep coming (a backlog is written 500 at a time, a lone file at once)",
     )
     max_retries: int = Field(8, description="retries of transient errors before crashing")
     live_refresh: float = Field(
-        0.2,
+        0.1,
         description="after a batch that emptied the backlog (a live feed, not a backfill), refresh "
         "the index so its documents are searchable at once rather than at the next periodic "
         "refresh (up to 1 s later); at most once per this many seconds; negative: never",
