@@ -26,8 +26,8 @@ from services.ingest.parse import MAX_BYTES_SETTING, SIDECAR_SUFFIX, SUFFIXES, T
 # Names a writer uses while a file is incomplete (browsers, rsync, editors), and dot-files.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 # A file renamed into the inbox (the convention: write `name.part`, then rename it) was complete
-# before the rename; this only lets the rename's own event burst pass (two loop ticks).
-ATOMIC_SETTLE_SECONDS = 0.2
+# before the rename; this only lets the rename's own event burst pass (two loop ticks of 50 ms).
+ATOMIC_SETTLE_SECONDS = 0.1
 # A writer that reopens a path after its first part was taken creates a new file holding the tail.
 # 5 minutes covers a writer paused between chunks (a slow download, a script's batch) while still
 # letting the same name come back within a working session (NEWSPIPE_INGEST__REAPPEAR_SECONDS).

@@ -56,7 +56,7 @@ from services.ingest.parse import SIDECAR_SUFFIX, Parsed, Rejected
 from services.ingest.publish import Publisher, load, on_publish_error, short
 
 log = logging.getLogger("newspipe.ingest")
-TICK_SECONDS = 0.1
+TICK_SECONDS = 0.05
 # watchdog holds every IN_MOVED_FROM 0.5 s, waiting for its IN_MOVED_TO, and the events queued
 # behind it wait too: each file the loop moves out to processed/ held the next arrivals back half a
 # second. A rename's two events are read together from the kernel, so 50 ms still pairs them.
