@@ -224,20 +224,13 @@ TRUTH_ROCKSDB = {
 }
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory now, or its peak with field "VmHWM"."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def du_mb(path: Path) -> float:
@@ -356,7 +349,7 @@ def report(
             f"RSS at {rows[1][0]:,} / {rows[4][0]:,} / {rows[-1][0]:,} articles: {r2:.0f} / "
             f"{r5:.0f} / {r10:.0f} MB; growth over the second half "
             f"{(r10 - r5) * 1024 / (rows[-1][0] - rows[4][0]):.2f} KB/article; peak RSS of the "
-            f"run {peak_rss_mb():.0f} MB (VmHWM: the band index's merges included)"
+            f"run {rss_mb('VmHWM'):.0f} MB (VmHWM: the band index's merges included)"
         )
     print(f"copies linked: recall {tp / max(1, copies):.4f}, originals wrongly linked: {fp}")
 
