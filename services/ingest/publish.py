@@ -69,7 +69,41 @@ class Publisher:
     ) -> list[BaseException | None] | None:
         """Send the articles of several files, then wait for every ack: one round trip for what a
         tick found, not one per file. Per file, None (every article acknowledged) or its first
-        error; None overall if `stop` was set first (the files stay in the inbox). An error that
+        error; None overall if `stop` was set first (the files stay in the inbox).
+
+        A message the broker refuses (too large for the topic, say) makes kafka-python's
+        idempotent producer abort every batch in flight with that error and fail every later
+        send: the producer is then dropped, and when several files were refused together, each is
+        sent again alone on a fresh one, so that only the file at fault keeps its refusal. The
+        producer stays dropped after a refusal (`connect()` makes the next)."""
+        outcomes = self.publish_once(files, stop)
+        if outcomes is None:
+            return None
+        refused = [
+            i
+            for i, exc in enumerate(outcomes)
+            if exc is not None and on_publish_error(exc) == "reject"
+        ]
+        if refused:
+            self.reset()
+        for i in refused if len(refused) > 1 else []:
+            try:
+                self.connect()
+            except (kafka_errors.KafkaError, OSError) as exc:
+                outcomes[i] = exc  # the broker went away: the file waits for it
+                continue
+            alone = self.publish_once([files[i]], stop)
+            if alone is None:
+                return None
+            outcomes[i] = alone[0]
+            if alone[0] is not None:
+                self.reset()
+        return outcomes
+
+    def publish_once(
+        self, files: list[list[RawArticle]], stop: threading.Event
+    ) -> list[BaseException | None] | None:
+        """publish() without the remedy for a refused message. An error that
         concerns the broker rather than one message (`on_publish_error` says "wait") ends the
         sending: the files not sent get it too. A send neither acknowledged nor failed well after
         its delivery timeout (seen once: a record in flight when the broker went down, never

@@ -65,6 +65,7 @@ MOVE_PAIR_SECONDS = 0.05
 # a backlog of large files is not all read into memory at once.
 BATCH_FILES = 200
 BATCH_BYTES = 64 * 2**20
+REPLAY_ARTICLES = 1000  # replay's groups: sent together, then their acks awaited
 
 
 class _Events(FileSystemEventHandler):
@@ -294,28 +295,13 @@ class Ingest:
         errors = self.publisher.publish([parsed.articles for _, parsed, _ in loaded], self.stop)
         if errors is None:
             return  # stopping: the files stay in the inbox
-        refused = [
-            item
-            for item, exc in zip(loaded, errors, strict=True)
-            if exc is not None and on_publish_error(exc) == "reject"
-        ]
-        if refused:
-            # After the broker refuses a message, kafka-python's idempotent producer aborts every
-            # batch in flight with that error, and fails every later send: a fresh producer.
-            self.publisher.reset()
-            self.connect()
-        if len(refused) > 1:  # the refused one and its aborted neighbours: each alone, to tell
-            for item in refused:
-                if self.publisher.producer is not None and not self.stop.is_set():
-                    self.send([item])
-            refused = []  # decided alone (or held while Kafka is away)
         waited: BaseException | None = None
         for (rel, parsed, sidecar), exc in zip(loaded, errors, strict=True):
             if exc is None:
                 self.finish(rel, None, parsed, sidecar)
             elif on_publish_error(exc) == "wait":
                 waited = waited or exc  # held below, until the backoff's next try
-            elif refused:
+            else:
                 size = max(len(a.to_bytes()) for a in parsed.articles)
                 reason = f"Kafka refused the message ({size:,} bytes): {short(exc)}"
                 self.finish(rel, reason, sidecar=sidecar)
@@ -448,14 +434,28 @@ def named_article_files(paths: Iterable[Path]) -> list[tuple[Path, PurePath]]:
 
 def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) -> dict[str, int]:
     """Publish every article under `paths` (files not moved; named relative to the folder given;
-    each with its sidecar). Counts articles published; files too large or unparsable, an export's
-    bad records, and messages Kafka refuses are counted as not published."""
-    files = named_article_files(paths)
+    each with its sidecar), REPLAY_ARTICLES articles (or BATCH_BYTES) at a time: sent together,
+    then their acks awaited, so an archive is never held in memory whole. Counts articles
+    published; files too large or unparsable, an export's bad records, and messages Kafka refuses
+    are counted as not published."""
     publisher = Publisher(kafka, ingest, timeouts={})  # the library's patient defaults
     publisher.connect()
     counts = {"published": 0, "rejected": 0}
-    futures = []
-    for path, rel in tqdm(files, desc="replay", unit="file"):
+    group: list[tuple[Path, RawArticle]] = []
+    size = 0
+
+    def flush() -> None:
+        if publisher.producer is None:
+            publisher.connect()  # dropped after a refusal
+        outcomes = publisher.publish([[article] for _, article in group], threading.Event())
+        assert outcomes is not None  # only a stop request gives None, and none is made here
+        for (path, _), error in zip(group, outcomes, strict=True):
+            counts["published" if error is None else "rejected"] += 1
+            if error is not None:
+                log.warning("not published %s: %s", path, short(error))
+        group.clear()
+
+    for path, rel in tqdm(named_article_files(paths), desc="replay", unit="file"):
         sidecar = next((Path(s) for s in sidecar_names(path) if Path(s).is_file()), None)
         outcome = load(path.resolve(), rel, ingest, sidecar)  # links followed: replay is explicit
         if isinstance(outcome, Rejected):
@@ -466,31 +466,12 @@ def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) 
             counts["rejected"] += 1
             log.warning("not published %s: %s", path, problem.reason)
         for article in outcome.articles:
-            try:
-                futures.append((path, article, publisher.send(article)))
-            except Exception as exc:  # refused by the client itself (e.g. over max_request_size)
-                counts["rejected"] += 1
-                log.warning("not published %s: %s", path, short(exc))
-    failed: list[tuple[Path, RawArticle, BaseException]] = []
-    for path, article, future in futures:
-        try:
-            future.get(timeout=180)  # type: ignore[attr-defined]
-            counts["published"] += 1
-        except Exception as first:
-            failed.append((path, article, first))
-    for path, article, error in failed:
-        if len(failed) > 1 and on_publish_error(error) == "reject":
-            # one refused message aborts the others in flight and poisons kafka-python's
-            # idempotent producer: each alone, on a fresh producer, to tell which was refused
-            publisher.reset()
-            publisher.connect()
-            try:
-                publisher.send(article).get(timeout=180)  # type: ignore[attr-defined]
-                counts["published"] += 1
-                continue
-            except Exception as again:
-                error = again
-        counts["rejected"] += 1
-        log.warning("not published %s: %s", path, short(error))
+            group.append((path, article))
+            size += len(article.body)  # characters: near enough to bytes for a bound
+            if len(group) >= REPLAY_ARTICLES or size >= BATCH_BYTES:
+                flush()
+                size = 0
+    if group:
+        flush()
     publisher.close()
     return counts
