@@ -265,28 +265,31 @@ class Linker:
         for key in story_keys(rec, self.weights.background):  # out-of-window: skipped unread
             cands.update(m for d, m in self.recent[key] if within_window(d, rec.day))
         cands.discard(mid)
-        # story -> [matches, seen, best affinity of a match, conflicts]
-        votes: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])
+        # One vote per near-duplicate group (copies of one text are one report, not several):
+        # story -> {group: matched}, and story -> [best affinity of a match, conflicts]
+        votes: dict[str, dict[str, bool]] = defaultdict(dict)
+        tallies: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
         background = self.weights.background
         ids = sorted(cands)
         others = [self.members[c] for c in ids]
         self.compared += len(others)
         sims = jaccards(rec.sig, [o.sig for o in others])
-        for other, sim in zip(others, sims.tolist(), strict=True):
-            tally = votes[other.story]
-            tally[1] += 1
+        for c, other, sim in zip(ids, others, sims.tolist(), strict=True):
+            groups, tally = votes[other.story], tallies[other.story]
+            group = other.duplicate_of or c
+            groups.setdefault(group, False)
             if conflicting(rec, other, background):
-                tally[3] += 1  # one member from another time or place: not this story
+                tally[1] += 1  # one member from another time or place: not this story
                 continue
             aff = event_affinity(rec, other, background, sim)
             if aff is not None:
-                tally[0] += 1
-                tally[2] = max(tally[2], aff)
+                groups[group] = True
+                tally[0] = max(tally[0], aff)
         scored = sorted(
             (
-                (m / n, a, m, s)
-                for s, (m, n, a, clash) in votes.items()
-                if m and m * 2 >= n and not clash
+                (m / len(groups), tallies[s][0], m, s)
+                for s, groups in votes.items()
+                if (m := sum(groups.values())) and m * 2 >= len(groups) and not tallies[s][1]
             ),
             reverse=True,
         )

@@ -12,7 +12,8 @@ from services.enrich.members import MemberRecord
 STORY_JACCARD = 0.25
 # Real reports name few people, and the other language's names only through the pack: the same
 # kind of event (topic sets overlapping by half) with enough shared entities (background ones
-# left out) is a same-event signal too: two at the same event place, three anywhere.
+# left out) is a same-event signal too: two at the same event place, two of which one is an actor
+# of either article (a person in its first paragraphs), three anywhere.
 STORY_TOPIC_JACCARD = 0.5
 STORY_SHARED_AT_PLACE = 2
 STORY_SHARED_ENTITIES = 3
@@ -39,7 +40,7 @@ def event_affinity(
     much shared wording (`wording`: their signatures' Jaccard, when already known), or the same
     event place (not a background one) and fairly close profiles, or the same event date and two
     shared entities, or the same kind of event on the same date with a shared entity, or the same
-    kind of event with enough shared entities."""
+    kind of event with enough shared entities (two, if one of them is an actor)."""
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
@@ -71,7 +72,8 @@ def event_affinity(
     if same_date and common:
         return aff  # the same kind of event on the same date, and a shared name
     at_place = bool(pa & pb) and len(common - pa) >= STORY_SHARED_AT_PLACE
-    return aff if at_place or len(common) >= STORY_SHARED_ENTITIES else None
+    with_actor = len(common) >= STORY_SHARED_AT_PLACE and common & {*a.actors, *b.actors}
+    return aff if at_place or with_actor or len(common) >= STORY_SHARED_ENTITIES else None
 
 
 def conflicting(a: MemberRecord, b: MemberRecord, background: frozenset[str]) -> bool:

@@ -289,8 +289,11 @@ def _read_date(piece: str, base: datetime) -> datetime | None:
 
 def _with_year(date: datetime, body: str, base: datetime) -> datetime | None:
     """A dateline without a year. A story is never older than the latest year it mentions, nor
-    later than its arrival: among those years, the first whose date falls on the weekday the lead
-    names ("on Friday": the dateline's day, else the day before); with one candidate year, that
+    later than its arrival: among those years, the one whose date falls on the weekday the lead
+    names ("on Friday": the dateline's day, else the day before); when several do, the latest
+    year the text names if it is one of them, else no date (a weekday recurs on a date every five
+    or six years: taking the earliest read a real Reuters dateline of 2024, whose text names only
+    2011, as 2014); with one candidate year, that
     one; with no evidence, the arrival's year if that makes the date recent (a story arriving as
     it is published); else no date at all: a wrong year would date an archived story years off."""
     mentioned = [int(y) for y in _YEAR.findall(body) if int(y) <= base.year]
@@ -302,8 +305,10 @@ def _with_year(date: datetime, body: str, base: datetime) -> datetime | None:
     days = _weekdays_named(body[:LEAD_CHARS])
     for shift in (0, 1):  # filed the same day, or the day after the event it names
         fits = [d for d in candidates if (d.weekday() - shift) % 7 in days]
+        if len(fits) == 1 or (fits and fits[0].year == max(mentioned, default=0)):
+            return fits[0]  # the only one, or the year the text names
         if fits:
-            return fits[0]  # the earliest: a story mentions the recent past, not a decade back
+            return None  # a weekday recurs on a date every few years: which year is a guess
     if len(candidates) == 1 and not days:
         return candidates[0]
     recent = _on_year(date, base.year)

@@ -67,6 +67,18 @@ def test_a_yearless_dateline_takes_the_year_its_weekday_fits() -> None:
     assert found is not None and found.published == datetime(2021, 7, 30, tzinfo=UTC)
 
 
+def test_a_weekday_that_fits_several_years_dates_nothing() -> None:
+    # A real Reuters lead of 18 March 2024 (a Monday) whose text names only 2011: 18 March was a
+    # Monday in 2013, 2019 and 2024 as well, and the earliest (2013, or 2014 by the day after) was
+    # taken. Several fits and none of them the year the text names: no date, not a wrong one.
+    text = (
+        "TUNIS, March 18 (Reuters) - Tunisia and Libya closed a border crossing on Monday. Libya"
+        " has had little peace since a 2011 uprising."
+    )
+    found = find_dateline(text, NOW)
+    assert found is not None and found.outlet == REUTERS and found.published is None
+
+
 def test_a_yearless_dateline_is_dated_only_when_the_evidence_allows() -> None:
     recent = find_dateline("TRIPOLI, Nov 27 (Reuters) - The army said", NOW)
     assert recent is not None and recent.published == datetime(2026, 11, 27, tzinfo=UTC)
