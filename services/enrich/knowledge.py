@@ -31,6 +31,7 @@ HAND_FILES = (
     "libya.yaml",
     "media.yaml",
     "region.yaml",
+    "security.yaml",
 )
 ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
