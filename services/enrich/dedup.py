@@ -11,7 +11,10 @@ keeps, for each sentence, SENTENCE_HASHES min-hashes of its 4-word shingles: two
 agree on at least two of them are the same sentence, lightly edited at most. Measured on the
 labelled corpora (tests/data/{real,dedup,heldout,blind2}, 94 duplicate pairs, 5,060 others):
 every duplicate pair shares at least 2 sentences and half the sentences of one of the two; no
-other pair shares more than 1 sentence or a quarter of either.
+other pair shares more than 1 sentence or a quarter of either. The tune parts of the later real
+corpora (real-events, real-xlang, real-topics, real-topics2; 2026-12-01) hold a long re-edited
+copy sharing 4 sentences, a third of its own, and two different reports sharing 2 sentences
+(a quoted statement): 3 shared sentences make a copy whatever their share (link.py).
 """
 
 from __future__ import annotations

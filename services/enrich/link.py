@@ -38,6 +38,7 @@ NEAR_DUP_CONTAINMENT = 0.8  # a truncated copy: most of its shingles are in the 
 # A re-edited syndicated copy: whole sentences shared (dedup.py gives the measured margins).
 NEAR_DUP_SENTENCES = 2
 NEAR_DUP_SENTENCE_SHARE = 0.4
+NEAR_DUP_SENTENCES_ALONE = 3  # ...or this many, whatever their share (a long re-edited copy)
 RECENT_PER_KEY = 32  # story candidates per actor, and only within the story window: with
 # PER_BUCKET below, this bounds the comparisons per article whatever the size of the archive
 PER_BUCKET = 256  # newest members read from one LSH bucket (a boilerplate-only bucket can grow)
@@ -63,7 +64,9 @@ def near_duplicate_of(a: MemberRecord, others: list[MemberRecord]) -> list[bool]
     out = [bool(v) for v in by_words]
     overlaps = sentence_overlaps(a.sentences, [others[i].sentences for i in rest])
     for i, (shared, share) in zip(rest, overlaps, strict=True):
-        out[i] = shared >= NEAR_DUP_SENTENCES and share >= NEAR_DUP_SENTENCE_SHARE
+        out[i] = shared >= NEAR_DUP_SENTENCES_ALONE or (
+            shared >= NEAR_DUP_SENTENCES and share >= NEAR_DUP_SENTENCE_SHARE
+        )
     return out
 
 
