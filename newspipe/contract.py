@@ -167,7 +167,8 @@ class EnrichedArticle(_Model):
     story: Story
     search_text: str = Field("", description="folded title+body for the standard analyzer")
     event: dict[str, list[str]] = Field(
-        default_factory=dict, description="event evidence: places, dates, actors"
+        default_factory=dict,
+        description="event evidence: places, dates, actors, lead_actors, years, figures",
     )
     link_version: int = Field(0, description="grows with every dedup/story decision")
 

@@ -138,7 +138,7 @@ def _actor(entity_id: str, count: int) -> dict[str, Any]:
 
 def story(settings: Settings, story_id: str) -> dict[str, Any]:
     """A story's members, oldest first, with their evidence, and why they were joined: what each
-    shares with the others (wording for a near-duplicate; actors, places, event dates)."""
+    shares with the others (wording for a near-duplicate; actors, places, event dates, figures)."""
     from newspipe.clients import es_client
     from newspipe.tools.query import article_date
 
@@ -181,6 +181,7 @@ def story(settings: Settings, story_id: str) -> dict[str, Any]:
                 ),
                 "places": (doc.get("event") or {}).get("places", []),
                 "dates": (doc.get("event") or {}).get("dates", []),
+                "figures": (doc.get("event") or {}).get("figures", []),
             }
         )
     return {"id": story_id, "members": members, "why": why_joined(members)}
@@ -201,10 +202,15 @@ def why_joined(members: list[dict[str, Any]]) -> list[str]:
         shared_actors = sorted(set(m["actors"]) & {a for o in others for a in o["actors"]})
         shared_places = sorted(set(m["places"]) & {p for o in others for p in o["places"]})
         shared_dates = sorted(set(m["dates"]) & {d for o in others for d in o["dates"]})
+        figures = m.get("figures", [])
+        shared_figures = sorted(
+            set(figures) & {f for o in others for f in o.get("figures", [])}, key=int
+        )
         parts = [
             f"actors {', '.join(shared_actors[:4])}" if shared_actors else "",
             f"places {', '.join(shared_places)}" if shared_places else "",
             f"event dates {', '.join(shared_dates)}" if shared_dates else "",
+            f"figures {', '.join(shared_figures[:4])}" if shared_figures else "",
         ]
         lines.append(
             f"{m['title'][:60]}: shares "

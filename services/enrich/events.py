@@ -54,6 +54,24 @@ def latest_year(text: str) -> list[str]:
     return [max(years)] if years else []
 
 
+# A figure as written: 1,200 / 1.200 / 1 200 / ١٢٠٠ (Arabic-Indic digits read as digits).
+_FIGURE = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.\u066c\u00a0 ]\d{3})+(?!\d)|\d+")
+_INDIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+FIGURE_MIN = 11  # smaller numbers (days, "two brigades", 5+5) are in every kind of report
+
+
+def stated_figures(text: str) -> list[str]:
+    """The numbers the text states that can tell one event from another: tolls, counts, sums (27
+    dead and 106 injured; 300 mercenaries), the same in every language. Years (1900-2100) and
+    numbers under FIGURE_MIN are left out; sorted, each once, as decimal strings."""
+    found = set()
+    for m in _FIGURE.finditer(text.translate(_INDIC_DIGITS)):
+        value = int(re.sub(r"\D", "", m.group()))
+        if value >= FIGURE_MIN and not 1900 <= value <= 2100:
+            found.add(value)
+    return [str(v) for v in sorted(found)]
+
+
 WEEKDAYS = (
     {
         w: i
@@ -94,6 +112,7 @@ def event_features(
         "places": event_places(text, lead_end, mentions, kinds, within),
         "dates": event_dates(text[:lead_end], published),
         "years": latest_year(text),  # "years": a list, like the other evidence
+        "figures": stated_figures(text),
     }
 
 

@@ -4,14 +4,16 @@ table: its changelog is the durable state), and that table read through a write-
 In the table a record is a JSON-able dict with short keys (one changelog record per new article
 and per correction, so the keys are kept short):
 
-    schema       layout version: 2 (1 lacks `sents`; records written before the field existed
-                 have none and are version 1); an unknown version is refused, never guessed at
+    schema       layout version: 3 (2 lacks `figs`; 1 lacks `sents` too; records written before
+                 the field existed have none and are version 1); an unknown version is refused,
+                 never guessed at
     ts           first-seen time (ingested_at, ISO 8601): with the id, decides the earliest member
     day          publication day (days since the epoch, 3 decimals), null when the article has none
     sig, n       packed MinHash signature (lsh.pack_sig) and number of distinct shingles
     sents        packed sentence sketch (dedup.sentence_sketch); empty in version 1 records
     topics       the article's topic ids; empty in version 1 records
     years        the latest year the article names (events.latest_year); empty in version 1
+    figs         the figures the article states (events.stated_figures); empty before version 3
     actors, lead_actors, places, dates
                  event evidence (events.py)
     ents         entity profile: entity id -> weight (profile below)
@@ -32,8 +34,8 @@ from newspipe.contract import EnrichedArticle, Entity
 from services.enrich.knowledge import LinkingWeights
 from services.enrich.lsh import pack_sig
 
-SCHEMA_VERSION = 2  # written by this code
-KNOWN_SCHEMAS = (1, 2)  # read by this code
+SCHEMA_VERSION = 3  # written by this code
+KNOWN_SCHEMAS = (1, 2, 3)  # read by this code
 CACHE_RECORDS = 16_384  # decoded member records kept (~2 KB each): a 10-day window at 1,600/day
 
 
@@ -59,6 +61,7 @@ class MemberRecord:
     story: str
     version: int  # v
     sources: tuple[dict[str, Any], ...]
+    figures: tuple[str, ...] = ()  # figs
 
     def to_dict(self) -> dict[str, Any]:
         """The record as stored in the table (JSON-able, current schema)."""
@@ -80,6 +83,7 @@ class MemberRecord:
             "story": self.story,
             "v": self.version,
             "sources": list(self.sources),
+            "figs": list(self.figures),
         }
 
     @classmethod
@@ -110,6 +114,7 @@ class MemberRecord:
                 story=data["story"],
                 version=data["v"],
                 sources=tuple(data["sources"]),
+                figures=tuple(data["figs"]) if schema >= 3 else (),
             )
         except KeyError as exc:
             raise ValueError(f"member record (schema version {schema}) lacks {exc}") from None
@@ -150,6 +155,7 @@ def member_record(doc: EnrichedArticle, weights: LinkingWeights) -> MemberRecord
         story=doc.id,
         version=0,
         sources=(doc.source.model_dump(mode="json"),),
+        figures=tuple(doc.event.get("figures", [])),
     )
 
 

@@ -19,6 +19,9 @@ STORY_SHARED_AT_PLACE = 2
 STORY_SHARED_ENTITIES = 3
 STORY_AFFINITY = 0.45  # weighted Jaccard of entity profiles (knowledge/linking.yaml)
 STORY_AFFINITY_AT_PLACE = 0.35  # ...when both name the same event place (not a background one)
+# Figures are language-free: two reports of the same kind of event that state the same two
+# figures (a toll of 32 dead and 159 injured, in English and in French) report one event.
+STORY_SHARED_FIGURES = 2
 STORY_WINDOW_DAYS = 10
 DATE_TOLERANCE_DAYS = 2
 PROFILE_KEYS = 6  # an article's heaviest entities are its candidate keys
@@ -40,7 +43,8 @@ def event_affinity(
     much shared wording (`wording`: their signatures' Jaccard, when already known), or the same
     event place (not a background one) and fairly close profiles, or the same event date and two
     shared entities, or the same kind of event on the same date with a shared entity, or the same
-    kind of event with enough shared entities (two, if one of them is an actor)."""
+    kind of event stating the same figures, or the same kind of event with enough shared entities
+    (two, if one of them is an actor)."""
     if not within_window(a.day, b.day):
         return None
     pa, pb = set(a.places), set(b.places)
@@ -71,6 +75,8 @@ def event_affinity(
         return None
     if same_date and common:
         return aff  # the same kind of event on the same date, and a shared name
+    if len(set(a.figures) & set(b.figures)) >= STORY_SHARED_FIGURES:
+        return aff  # the same kind of event, the same figures stated
     at_place = bool(pa & pb) and len(common - pa) >= STORY_SHARED_AT_PLACE
     with_actor = len(common) >= STORY_SHARED_AT_PLACE and common & {*a.actors, *b.actors}
     return aff if at_place or with_actor or len(common) >= STORY_SHARED_ENTITIES else None

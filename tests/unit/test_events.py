@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.enrich.core import Enricher
-from services.enrich.events import event_dates
+from services.enrich.events import event_dates, stated_figures
 from services.enrich.stories import days_apart
 from tests.conftest import raw_article
 
@@ -69,3 +69,17 @@ def test_a_facility_is_placed_in_its_city() -> None:
     # Mitiga is `in: tripoli` in the pack: a report "in Tripoli" of the same clashes has no
     # conflicting place with this one.
     assert Enricher().enrich(raw_article(body), PUBLISHED).event["places"] == ["tripoli"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("32 killed and 159 injured in Tripoli", ["32", "159"]),
+        ("مقتل ٣٢ شخصا وإصابة 159 آخرين", ["32", "159"]),  # Arabic-Indic digits read as digits
+        ("1,200 fighters, 1.200 combattants, 1 200 hommes", ["1200"]),
+        ("in 2011, on 23 October 2020, five brigades, 5+5, 10 days", ["23"]),
+        ("no figure at all", []),
+    ],
+)
+def test_stated_figures(text: str, expected: list[str]) -> None:
+    assert stated_figures(text) == sorted(expected, key=int)

@@ -292,6 +292,27 @@ def test_a_reedited_syndicated_copy_is_a_near_duplicate(enricher: Enricher) -> N
     assert store[copy.id]["dup"] == original.id
 
 
+def test_three_shared_sentences_make_a_copy_whatever_their_share(enricher: Enricher) -> None:
+    """A long re-edited copy: three sentences of the wire text in an article of many others (a
+    share under NEAR_DUP_SENTENCE_SHARE); two such sentences stay two reports quoting alike."""
+    from services.enrich.link import NEAR_DUP_SENTENCE_SHARE, near_duplicates
+    from services.enrich.lsh import sentence_overlaps
+
+    def sentence(tag: str, i: int) -> str:
+        return " ".join(f"{tag}{i}w{k}" for k in range(14)) + "."
+
+    wire = " ".join(sentence("wire", i) for i in range(12))
+    own = [sentence("own", i) for i in range(9)]
+    weights = load_linking()
+    original = member_record(_doc(enricher, wire, 0), weights)
+    for kept, expected in ((3, True), (2, False)):
+        shared = [sentence("wire", i) for i in range(kept)]
+        copy = member_record(_doc(enricher, " ".join(own + shared), 1), weights)
+        count, share = sentence_overlaps(original.sentences, [copy.sentences])[0]
+        assert count == kept and share < NEAR_DUP_SENTENCE_SHARE
+        assert near_duplicates(original, copy) is expected
+
+
 def test_one_quoted_sentence_does_not_make_a_near_duplicate(enricher: Enricher) -> None:
     body = (SEEDS / "000_bcd341568d676ff1.txt").read_text("utf-8")
     quoted = next(s for s in body.split(". ") if len(s.split()) > 12)
@@ -431,6 +452,63 @@ def test_close_profiles_at_the_same_event_place_are_one_story() -> None:
     # The same profiles placed only in a background place (Tripoli) are not enough.
     in_tripoli = [replace(r, places=("tripoli",)) for r in (a, b)]
     assert event_affinity(*in_tripoli, bg) is None
+
+
+def test_the_same_kind_of_event_stating_the_same_figures_is_one_story() -> None:
+    from services.enrich.stories import event_affinity
+
+    bg = load_linking().background
+    topics = ["armed-clashes", "armed-groups"]
+    # Reports of one round of clashes in two languages: no shared name but the (background)
+    # capital, too thin a profile; the same toll stated in both.
+    a = _record([("tripoli", "LOC", 2), ("a-1", "ORG", 1)], topics, [], [], 1)
+    b = _record([("tripoli", "LOC", 1), ("b-1", "ORG", 1)], topics, [], [], 2)
+    assert event_affinity(a, b, bg) is None
+    toll_a, toll_b = replace(a, figures=("32", "159")), replace(b, figures=("159", "32", "2022"))
+    assert event_affinity(toll_a, toll_b, bg) is not None
+    # One figure in common is not enough, nor the same figures in another kind of report.
+    assert event_affinity(toll_a, replace(b, figures=("32", "40")), bg) is None
+    assert event_affinity(toll_a, replace(toll_b, topics=("resources-economy",)), bg) is None
+
+
+def test_two_shared_names_one_of_them_an_actor_join_the_same_kind_of_event() -> None:
+    from services.enrich.stories import event_affinity
+
+    bg = load_linking().background
+    topics = ["counterterrorism", "armed-clashes"]
+    own = [[(f"{side}-{i}", "ORG", 1) for i in range(4)] for side in "ab"]
+    names = [("khaled-al-mahjoub", "PERSON", 1), ("qatrun", "LOC", 1)]
+    a, b = (_record(names + o, topics, [], [], n) for n, o in enumerate(own, 1))
+    assert event_affinity(replace(a, actors=("khaled-al-mahjoub",)), b, bg) is not None
+    # The same two names, neither of them an actor of either report: not enough.
+    assert event_affinity(replace(a, actors=()), replace(b, actors=()), bg) is None
+
+
+def test_copies_of_one_text_are_one_vote_when_a_story_is_chosen() -> None:
+    """A wire text and two cut copies of it that kept one of its names, and a report in another
+    language close to the full text only: the copies are one report with it, so the new article
+    matches the story's only report (counted per article, it matched one in three)."""
+    wire_text = " ".join(f"wire{i}" for i in range(120))
+    topics = ["ceasefire", "international-mediation"]
+
+    def doc(n: int, body: str, entities: list[tuple[str, str, int]], tags: list[str]) -> Any:
+        ents = [Entity(id=i, name=i, type=t, mentions=[i], count=c) for i, t, c in entities]
+        event = {"actors": [], "lead_actors": [], "places": [], "dates": []}
+        made = linked_article(body, f"{n}.txt", T0 + timedelta(minutes=n), ents, event)
+        return _kind(made, tags, [], [])
+
+    wire = [("stephanie-williams", "PERSON", 2), ("geneva", "LOC", 1), ("ghadames", "LOC", 1)]
+    linker = Linker({})
+    first = doc(1, wire_text, wire, topics)
+    linker.observe(first)
+    for n in (2, 3):  # cut copies that kept only Williams, tagged otherwise
+        cut = " ".join(wire_text.split()[: 100 - n])
+        copy = doc(n, cut, [("stephanie-williams", "PERSON", 1), (f"c-{n}", "ORG", 3)], [])
+        linker.observe(copy)
+        assert linker.members[copy.id].duplicate_of == first.id
+    own = " ".join(f"own{i}" for i in range(120))
+    report = doc(4, own, [*wire, ("a-1", "ORG", 1)], topics)
+    assert linker.observe(report)[0].story.id == first.id
 
 
 def _overlap_pairwise(a: str, b: str) -> tuple[int, float]:

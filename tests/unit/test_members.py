@@ -76,8 +76,15 @@ def test_unversioned_record_is_read_as_version_1() -> None:
     # Rewritten in the current layout, everything version 1 held unchanged.
     assert rec.to_dict() == {
         **{"schema": SCHEMA_VERSION, **UNVERSIONED},
-        **{"sents": "", "topics": [], "years": []},
+        **{"sents": "", "topics": [], "years": [], "figs": []},
     }
+
+
+def test_version_2_record_is_read_without_figures() -> None:
+    v2 = {**UNVERSIONED, "schema": 2, "sents": "", "topics": ["ceasefire"], "years": ["2020"]}
+    rec = MemberRecord.from_dict(v2)
+    assert rec.figures == () and rec.topics == ("ceasefire",)
+    assert rec.to_dict() == {**v2, "schema": SCHEMA_VERSION, "figs": []}
 
 
 def test_version_2_record_needs_its_sentence_sketch() -> None:
@@ -85,7 +92,7 @@ def test_version_2_record_needs_its_sentence_sketch() -> None:
         MemberRecord.from_dict({**UNVERSIONED, "schema": 2})
 
 
-@pytest.mark.parametrize("found", [3, 0, "1", True, None])
+@pytest.mark.parametrize("found", [4, 0, "1", True, None])
 def test_unknown_schema_version_is_refused(found: object) -> None:
     with pytest.raises(UnknownSchemaError) as err:
         MemberRecord.from_dict({**UNVERSIONED, "schema": found})
