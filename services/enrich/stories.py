@@ -78,7 +78,7 @@ def event_affinity(
     if len(set(a.figures) & set(b.figures)) >= STORY_SHARED_FIGURES:
         return aff  # the same kind of event, the same figures stated
     at_place = bool(pa & pb) and len(common - pa) >= STORY_SHARED_AT_PLACE
-    with_actor = len(common) >= STORY_SHARED_AT_PLACE and common & {*a.actors, *b.actors}
+    with_actor = len(common) >= STORY_SHARED_AT_PLACE and bool(common & {*a.actors, *b.actors})
     return aff if at_place or with_actor or len(common) >= STORY_SHARED_ENTITIES else None
 
 

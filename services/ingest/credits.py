@@ -289,13 +289,15 @@ def _read_date(piece: str, base: datetime) -> datetime | None:
 
 def _with_year(date: datetime, body: str, base: datetime) -> datetime | None:
     """A dateline without a year. A story is never older than the latest year it mentions, nor
-    later than its arrival: among those years, the one whose date falls on the weekday the lead
-    names ("on Friday": the dateline's day, else the day before); when several do, the latest
-    year the text names if it is one of them, else no date (a weekday recurs on a date every five
-    or six years: taking the earliest read a real Reuters dateline of 2024, whose text names only
-    2011, as 2014); with one candidate year, that
-    one; with no evidence, the arrival's year if that makes the date recent (a story arriving as
-    it is published); else no date at all: a wrong year would date an archived story years off."""
+    later than its arrival. Among those years:
+    - the one whose date falls on the weekday the lead names ("on Friday": the dateline's day,
+      else the day before);
+    - when several do, the latest year the text names if it is one of them, else no date (a
+      weekday recurs on a date every five or six years: taking the earliest read a real Reuters
+      dateline of 2024, whose text names only 2011, as 2014);
+    - with one candidate year, that one;
+    - with no evidence, the arrival's year if that makes the date recent (a story arriving as it
+      is published); else no date at all: a wrong year would date an archived story years off."""
     mentioned = [int(y) for y in _YEAR.findall(body) if int(y) <= base.year]
     candidates = [
         d
