@@ -65,7 +65,7 @@ MOVE_PAIR_SECONDS = 0.05
 # a backlog of large files is not all read into memory at once.
 BATCH_FILES = 200
 BATCH_BYTES = 64 * 2**20
-REPLAY_ARTICLES = 1000  # replay's groups: sent together, then their acks awaited
+REPLAY_FILES = 1000  # replay's groups: sent together, then their acks awaited
 
 
 class _Events(FileSystemEventHandler):
@@ -388,8 +388,8 @@ class Ingest:
 def batches(
     ready: list[tuple[PurePath, Path]], files: int = BATCH_FILES, size: int = BATCH_BYTES
 ) -> Iterable[list[tuple[PurePath, Path]]]:
-    """The files due in one tick, in groups sent together: at most `files` files, and no more
-    than `size` bytes on disk unless one file alone is larger."""
+    """The files due in one tick (or a replay's), in groups sent together: at most `files` files,
+    and no more than `size` bytes on disk unless one file alone is larger."""
     batch: list[tuple[PurePath, Path]] = []
     total = 0
     for rel, source in ready:
@@ -434,44 +434,44 @@ def named_article_files(paths: Iterable[Path]) -> list[tuple[Path, PurePath]]:
 
 def replay(kafka: KafkaSettings, paths: Iterable[Path], ingest: IngestSettings) -> dict[str, int]:
     """Publish every article under `paths` (files not moved; named relative to the folder given;
-    each with its sidecar), REPLAY_ARTICLES articles (or BATCH_BYTES) at a time: sent together,
-    then their acks awaited, so an archive is never held in memory whole. Counts articles
-    published; files too large or unparsable, an export's bad records, and messages Kafka refuses
-    are counted as not published."""
+    each with its sidecar), in the watch loop's groups (`batches`: REPLAY_FILES files or
+    BATCH_BYTES on disk): a group's articles sent together, then their acks awaited, so an archive
+    is never held in memory whole. Counts articles published; files too large or unparsable, an
+    export's bad records, and messages Kafka refuses are counted as not published."""
     publisher = Publisher(kafka, ingest, timeouts={})  # the library's patient defaults
     publisher.connect()
     counts = {"published": 0, "rejected": 0}
-    group: list[tuple[Path, RawArticle]] = []
-    size = 0
-
-    def flush() -> None:
-        if publisher.producer is None:
-            publisher.connect()  # dropped after a refusal
-        outcomes = publisher.publish([[article] for _, article in group], threading.Event())
-        assert outcomes is not None  # only a stop request gives None, and none is made here
-        for (path, _), error in zip(group, outcomes, strict=True):
-            counts["published" if error is None else "rejected"] += 1
-            if error is not None:
-                log.warning("not published %s: %s", path, short(error))
-        group.clear()
-
-    for path, rel in tqdm(named_article_files(paths), desc="replay", unit="file"):
-        sidecar = next((Path(s) for s in sidecar_names(path) if Path(s).is_file()), None)
-        outcome = load(path.resolve(), rel, ingest, sidecar)  # links followed: replay is explicit
-        if isinstance(outcome, Rejected):
-            counts["rejected"] += 1
-            log.warning("not published %s: %s", path, outcome.reason)
-            continue
-        for problem in outcome.problems:
-            counts["rejected"] += 1
-            log.warning("not published %s: %s", path, problem.reason)
-        for article in outcome.articles:
-            group.append((path, article))
-            size += len(article.body)  # characters: near enough to bytes for a bound
-            if len(group) >= REPLAY_ARTICLES or size >= BATCH_BYTES:
-                flush()
-                size = 0
-    if group:
-        flush()
+    files = [(rel, path) for path, rel in named_article_files(paths)]
+    with tqdm(total=len(files), desc="replay", unit="file") as progress:
+        for chunk in batches(files, REPLAY_FILES):
+            group: list[tuple[Path, RawArticle]] = []
+            for rel, path in chunk:
+                group += [(path, a) for a in _replay_load(path, rel, ingest, counts)]
+                progress.update()
+            if publisher.producer is None:
+                publisher.connect()  # dropped after a refusal
+            outcomes = publisher.publish([[article] for _, article in group], threading.Event())
+            assert outcomes is not None  # only a stop request gives None, and none is made here
+            for (path, _), error in zip(group, outcomes, strict=True):
+                counts["published" if error is None else "rejected"] += 1
+                if error is not None:
+                    log.warning("not published %s: %s", path, short(error))
     publisher.close()
     return counts
+
+
+def _replay_load(
+    path: Path, rel: PurePath, ingest: IngestSettings, counts: dict[str, int]
+) -> list[RawArticle]:
+    """One file's articles for replay (its sidecar read with it); what cannot be published is
+    counted and logged."""
+    sidecar = next((Path(s) for s in sidecar_names(path) if Path(s).is_file()), None)
+    outcome = load(path.resolve(), rel, ingest, sidecar)  # links followed: replay is explicit
+    if isinstance(outcome, Rejected):
+        counts["rejected"] += 1
+        log.warning("not published %s: %s", path, outcome.reason)
+        return []
+    for problem in outcome.problems:
+        counts["rejected"] += 1
+        log.warning("not published %s: %s", path, problem.reason)
+    return outcome.articles

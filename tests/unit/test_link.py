@@ -132,9 +132,12 @@ def test_state_survives_a_restart(enricher: Enricher) -> None:
     assert decided.dedup.duplicate_of == doc_id(v["original"])
 
 
-def _synthetic(n: int, entities: list[tuple[str, str, int]], dates: list[str], day: int) -> Any:
-    """An article with a given entity list and event dates (no wording in common with others)."""
-    body = f"article {n} " + " ".join(f"w{n}x{i}" for i in range(60))
+def _synthetic(
+    n: int, entities: list[tuple[str, str, int]], dates: list[str], day: int, body: str = ""
+) -> Any:
+    """An article with a given entity list and event dates (no wording in common with others,
+    unless `body` is given)."""
+    body = body or f"article {n} " + " ".join(f"w{n}x{i}" for i in range(60))
     return linked_article(
         body,
         f"{n}.txt",
@@ -492,10 +495,7 @@ def test_copies_of_one_text_are_one_vote_when_a_story_is_chosen() -> None:
     topics = ["ceasefire", "international-mediation"]
 
     def doc(n: int, body: str, entities: list[tuple[str, str, int]], tags: list[str]) -> Any:
-        ents = [Entity(id=i, name=i, type=t, mentions=[i], count=c) for i, t, c in entities]
-        event = {"actors": [], "lead_actors": [], "places": [], "dates": []}
-        made = linked_article(body, f"{n}.txt", T0 + timedelta(minutes=n), ents, event)
-        return _kind(made, tags, [], [])
+        return _kind(_synthetic(n, entities, [], day=0, body=body), tags, [], [])
 
     wire = [("stephanie-williams", "PERSON", 2), ("geneva", "LOC", 1), ("ghadames", "LOC", 1)]
     linker = Linker({})
