@@ -6,7 +6,9 @@ On the same generated corpus (bench/corpus.py: en/ar/fr articles assembled from 
 1. in process, no Kafka, faust or Elasticsearch: enrich, link, and both, in CPU seconds of this
    process (one core); the same on the real-expanded corpus (real articles and edited copies);
 2. raw ceilings: kafka-python produce and consume of the same raw payloads, Elasticsearch
-   `streaming_bulk` of the same enriched documents;
+   `streaming_bulk` of the same enriched documents; and Elasticsearch's CPU for a backlog of the
+   real-expanded corpus as one export (its articles and link corrections), as sent and folded
+   per document;
 3. end to end, backlog replay: every raw article published first, then `newspipe enrich` (1 worker,
    then 2) and `newspipe index` started; rate from the workers' start to the last document
    searchable, and first to last; each service's peak RSS;
@@ -41,11 +43,17 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from newspipe.clients import es_client
 from newspipe.config import Settings, kafka_client_kwargs
-from newspipe.contract import EnrichedArticle, RawArticle, utcnow
+from newspipe.contract import (
+    KIND_ARTICLE,
+    KIND_LINK_UPDATE,
+    EnrichedArticle,
+    RawArticle,
+    utcnow,
+)
 from newspipe.tools import bootstrap, stack
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
-from services.index.core import to_action
+from services.index.core import coalesce, to_action
 from services.ingest.parse import Parsed, parse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,17 +80,28 @@ def cpu_rate(fn: Callable[[], object], n: int) -> float:
     return n / (time.process_time() - start)
 
 
-def in_process(docs: list[RawArticle]) -> tuple[dict[str, float], list[EnrichedArticle]]:
+Message = tuple[bytes, bytes]  # (kind header, value) of a news.enriched message
+
+
+def in_process(docs: list[RawArticle]) -> tuple[dict[str, float], list[Message]]:
+    """Enrich and link rates, and what the link stage sends to news.enriched, in order."""
     enricher = Enricher()
     enriched: list[EnrichedArticle] = []
     enrich = cpu_rate(
         lambda: enriched.extend(enricher.enrich(d, utcnow()) for d in docs), len(docs)
     )
     linker = Linker({})
-    link = cpu_rate(lambda: [linker.observe(d) for d in enriched], len(docs))
+    decisions: list[Any] = []
+    link = cpu_rate(lambda: decisions.extend(linker.observe(d) for d in enriched), len(docs))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rates = {"enrich": enrich, "link": link, "both": 1 / (1 / enrich + 1 / link), "rss": rss}
-    return rates, enriched
+    messages = [
+        m
+        for decided, updates in decisions
+        for m in [(KIND_ARTICLE, decided.to_bytes())]
+        + [(KIND_LINK_UPDATE, u.to_bytes()) for u in updates]
+    ]
+    return rates, messages
 
 
 def phase_env(tmp: Path, name: str) -> Settings:
@@ -120,14 +139,40 @@ def kafka_ceilings(settings: Settings, docs: list[RawArticle]) -> tuple[float, f
     return produce, consume
 
 
-def es_ceiling(settings: Settings, docs: list[EnrichedArticle]) -> float:
+def es_ceiling(settings: Settings, messages: list[Message]) -> float:
+    """Articles alone, in bulks of 500 from one client: what Elasticsearch takes at its best."""
     es = es_client(settings.es)
-    actions = [to_action(None, d.to_bytes(), settings.es.alias) for d in docs]
+    actions = [to_action(k, v, settings.es.alias) for k, v in messages if k == KIND_ARTICLE]
     start = time.perf_counter()
+    _bulk(es, actions)
+    return len(actions) / (time.perf_counter() - start)
+
+
+def _bulk(es: Any, actions: list[dict[str, Any]]) -> None:
     for ok, item in es_helpers.streaming_bulk(es, actions, chunk_size=500, raise_on_error=False):
         if not ok:
             raise SystemExit(f"bulk item failed: {item}")
-    return len(actions) / (time.perf_counter() - start)
+
+
+def backlog_bulks(tmp: Path, messages: list[Message]) -> dict[str, tuple[float, int]]:
+    """A backlog as the indexer writes it, articles and link corrections, 500 messages a bulk:
+    each action as it came, then folded into one per document (index/core.coalesce), each into
+    an index of its own. Elasticsearch's CPU ms per article, and the actions sent."""
+    articles = sum(1 for k, _ in messages if k == KIND_ARTICLE)
+    pid = server_pids()["elasticsearch"]
+    out = {}
+    for mode in ("as sent", "folded"):
+        settings = phase_env(tmp, f"backlog-{mode.replace(' ', '-')}")
+        es, sent = es_client(settings.es), 0
+        cpu = cpu_seconds(pid)
+        for i in range(0, len(messages), 500):
+            actions = [(to_action(k, v, settings.es.alias), 0) for k, v in messages[i : i + 500]]
+            bulk = [a for a, _ in (coalesce(actions) if mode == "folded" else actions)]
+            _bulk(es, bulk)
+            sent += len(bulk)
+        es.indices.refresh(index=settings.es.alias)
+        out[mode] = (1000 * (cpu_seconds(pid) - cpu) / articles, sent)
+    return out
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -368,11 +413,15 @@ def main() -> None:
     real_docs = load(corpus.write("real", args.docs, tmp / "real"))
     print(f"corpora: generated {len(docs):,} articles, real-expanded {len(real_docs):,} ({tmp})")
 
-    rates, enriched = in_process(docs)
+    rates, messages = in_process(docs)
     real_rates, _ = in_process(real_docs)
     kafka_settings = phase_env(tmp, "ceilings")
     produce, consume = kafka_ceilings(kafka_settings, docs)
-    bulk = es_ceiling(kafka_settings, enriched)
+    bulk = es_ceiling(kafka_settings, messages)
+    # A scraper's export (one JSONL file) gives its records one ingestion time: ties that the
+    # link stage breaks by id, correcting earlier records as later ones come.
+    export = [d.model_copy(update={"ingested_at": real_docs[0].ingested_at}) for d in real_docs]
+    backlog = backlog_bulks(tmp, in_process(export)[1])
     ceiling = min(produce, consume, bulk)
     e2e = {w: replay(tmp, docs, w) for w in (1, 2)}
     needed = 1 + sum(int(load_ * args.latency_seconds) for load_ in LOADS)
@@ -417,6 +466,12 @@ def main() -> None:
         parts = ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
         print(f"  {w} worker(s): {parts}; sum {sum(cpu.values()):.1f}")
     print(f"  in process: enrich + link {1000 / rates['both']:.1f}")
+    print(
+        f"\nElasticsearch CPU ms per article, the real-expanded corpus as one export "
+        f"({len(real_docs):,} articles, one ingestion time), 500 messages a bulk:"
+    )
+    for mode, (ms, sent) in backlog.items():
+        print(f"  {mode}: {ms:.2f} ({sent:,} actions)")
     print(f"\n(first document indexed after {e2e[1]['first_after']:.1f} s of worker start)")
 
 

@@ -13,6 +13,7 @@ from newspipe.contract import (
     KIND_HEADER,
     KIND_LINK_UPDATE,
     DeadLetter,
+    EnrichedArticle,
     LinkUpdate,
     RawArticle,
     Source,
@@ -111,3 +112,68 @@ def test_a_live_feeds_batch_is_searchable_without_waiting_for_the_periodic_refre
     late.es.indices.refresh(index=s.es.alias)
     assert late.es.count(index=s.es.alias)["count"] == 2
     late.consumer.close()
+
+
+def test_corrections_folded_into_their_bulk_leave_the_documents_elasticsearch_would_hold(
+    isolated: Settings,
+) -> None:
+    """An article, its two corrections in the same bulk and one in a later bulk: Elasticsearch
+    holds the last decision. Two corrections of a document that was never indexed are folded into
+    one update, rejected: each of the two messages gets its dead letter."""
+    s = isolated
+    bootstrap.prepare(s)
+    producer = KafkaProducer(**kafka_client_kwargs(s.kafka), acks="all")
+    a = _article("Rival commanders of the joint commission met in Sirte to agree on a withdrawal.")
+    b = _article("The border guards of Ghat and Ubari agreed on joint patrols with the army units.")
+    a_id, b_id = (EnrichedArticle.model_validate_json(x).id for x in (a, b))
+    missing = "e" * 64
+
+    def send(messages: list[tuple[str, bytes, bytes]]) -> None:
+        for key, value, kind in messages:
+            producer.send(
+                s.kafka.enriched_topic,
+                key=key.encode(),
+                value=value,
+                headers=[(KIND_HEADER, kind)],
+            )
+        producer.flush()
+
+    def fix(doc: str, dup: str | None, story: str, version: int) -> tuple[str, bytes, bytes]:
+        update = LinkUpdate(id=doc, duplicate_of=dup, story_id=story, version=version)
+        return (doc, update.to_bytes(), KIND_LINK_UPDATE)
+
+    send(
+        [
+            (a_id, a, KIND_ARTICLE),
+            (b_id, b, KIND_ARTICLE),
+            fix(a_id, b_id, b_id, 2),
+            fix(missing, None, "s", 1),
+            fix(a_id, None, "story-c", 3),
+            fix(missing, None, "t", 2),
+        ]
+    )
+    sink = Sink(s.kafka, s.es, s.index, message_max_bytes(s.ingest), alert=s.alert)
+    _drain(sink, rounds=4)
+    send([fix(b_id, a_id, "story-c", 2)])
+    _drain(sink, rounds=4)
+
+    def held(doc: str) -> tuple[object, object, object]:
+        source = sink.es.get(index=s.es.alias, id=doc)["_source"]
+        return source["dedup"]["duplicate_of"], source["story"]["id"], source["link_version"]
+
+    assert held(a_id) == (None, "story-c", 3)
+    assert held(b_id) == (a_id, "story-c", 2)
+    assert sink.es.get(index=s.es.alias, id=a_id)["_source"]["body"].startswith("Rival")
+    sink.consumer.close()
+    dlq = KafkaConsumer(
+        s.kafka.dlq_topic,
+        **kafka_client_kwargs(s.kafka),
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    letters = [DeadLetter.model_validate_json(m.value) for m in dlq]
+    assert (
+        sorted(letter.reason.split(":")[0] for letter in letters)
+        == ["404 document_missing_exception"] * 2
+    )
+    assert {LinkUpdate.model_validate_json(x.payload).story_id for x in letters} == {"s", "t"}
