@@ -148,6 +148,35 @@ def test_a_scraper_export_keeps_its_good_lines_and_names_the_bad_ones() -> None:
     assert "no article text" in out.problems[1].reason
 
 
+def test_the_records_of_an_export_are_seen_in_file_order() -> None:
+    """Each record its own ingestion instant, in file order, so that the link stage takes the
+    first record of a group as its original instead of re-deciding earlier records by id: an
+    export of an original and two copies gives no correction."""
+    from services.enrich.core import Enricher
+    from services.enrich.link import Linker
+
+    body = (
+        "The 5+5 Joint Military Commission met in Sirte on Monday to review the ceasefire. "
+        "Its members agreed to open the coastal road and to exchange lists of detainees. "
+        "The United Nations mission said the talks would resume in Geneva next month."
+    )
+    lines = [
+        {"title": f"Copy {i}", "text": body + f" Reported by outlet number {i} of the region."}
+        for i in range(3)
+    ]
+    out = parsed("export.jsonl", b"\n".join(orjson.dumps(x) for x in lines))
+    seen = [a.ingested_at for a in out.articles]
+    assert seen[0] == NOW and seen == sorted(seen) and len(set(seen)) == 3
+    enricher, linker = Enricher(), Linker({})
+    decided = [linker.observe(enricher.enrich(a, NOW)) for a in reversed(out.articles)]
+    assert any(updates for _, updates in decided)  # seen in reverse: earlier ones corrected
+    enricher, linker = Enricher(), Linker({})
+    decided = [linker.observe(enricher.enrich(a, NOW)) for a in out.articles]
+    assert not any(updates for _, updates in decided)
+    first = out.articles[0].id
+    assert [d.dedup.duplicate_of for d, _ in decided] == [None, first, first]
+
+
 def test_a_newsapi_response_and_its_cut_content() -> None:
     out = parsed("newsapi-export.json")
     (art,) = out.articles
