@@ -45,7 +45,7 @@ from newspipe.ops import (
     reason_class,
 )
 from services.index.alerting import Alerter
-from services.index.core import classify, coalesce, describe_error, to_action
+from services.index.core import classify, describe_error, to_action
 
 log = logging.getLogger("newspipe.index")
 LINGER_POLL_MS = 50  # a poll this long that brings nothing ends the batch
@@ -54,27 +54,22 @@ LINGER_POLL_MS = 50  # a poll this long that brings nothing ends the batch
 @dataclass
 class Batch:
     actions: list[dict[str, Any]] = field(default_factory=list)
-    origins: list[list[Any]] = field(default_factory=list)  # the Kafka records of each action
+    origins: list[Any] = field(default_factory=list)  # the Kafka record of each action
     dead: list[DeadLetter] = field(default_factory=list)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 def build_batch(records: dict[TopicPartition, list[Any]], index: str) -> Batch:
-    """The bulk actions of the records, one per document (core.coalesce), and the dead letters of
-    the records that are no document."""
     batch = Batch()
-    valid: list[tuple[dict[str, Any], Any]] = []
     for tp, msgs in records.items():
         for msg in msgs:
             batch.offsets[tp] = msg.offset + 1
             kind = dict(msg.headers or []).get(KIND_HEADER)
             try:
-                valid.append((to_action(kind, msg.value, index), msg))
+                batch.actions.append(to_action(kind, msg.value, index))
+                batch.origins.append(msg)
             except (ValidationError, ValueError) as exc:
                 batch.dead.append(_dead(msg, f"invalid document: {exc}"))
-    for action, origins in coalesce(valid):
-        batch.actions.append(action)
-        batch.origins.append(origins)
     return batch
 
 
@@ -192,7 +187,7 @@ class Sink:
         written = self._write(batch)
         if self.stop.is_set():
             return  # stopped while waiting: nothing is committed, the batch is read again
-        if written and sum(map(len, batch.origins)) < self.cfg.batch_size:
+        if written and len(batch.origins) < self.cfg.batch_size:
             self._refresh_live()
         _observe_freshness(batch)
         self.broker.call(lambda: self._send_dead(batch.dead), kafka_transient, self.stop)
@@ -257,29 +252,27 @@ class Sink:
             log.warning("offsets not committed (%s): the batch will be read again", exc)
 
     def _write(self, batch: Batch) -> int:
-        """Bulk-write until every action is acknowledged or rejected; returns the count of
-        messages written. Items failing with 429/5xx are retried; once they exceed the retries
-        while the cluster answers, they are dead-lettered (that document, not the cluster, is the
-        problem). A rejected action dead-letters every message folded into it."""
+        """Bulk-write until every action is acknowledged or rejected; returns the count written.
+        Items failing with 429/5xx are retried; once they exceed the retries while the cluster
+        answers, they are dead-lettered (that document, not the cluster, is the problem)."""
         pending = list(zip(batch.actions, batch.origins, strict=True))
         written, attempt = 0, 0
         while pending and not self.stop.is_set():
             actions = [a for a, _ in pending]
             statuses = self.search.call(lambda: self._bulk(actions), es_transient, self.stop)  # noqa: B023
             retry_later = []
-            for (action, origins), (status, error) in zip(pending, statuses, strict=True):
+            for (action, origin), (status, error) in zip(pending, statuses, strict=True):
                 outcome = classify(status)
                 if outcome == "ok":
-                    written += len(origins)
+                    written += 1
                 elif outcome == "reject":
-                    batch.dead += [_dead(o, describe_error(status, error)) for o in origins]
+                    batch.dead.append(_dead(origin, describe_error(status, error)))
                 else:
-                    retry_later.append((action, origins, describe_error(status, error)))
+                    retry_later.append((action, origin, describe_error(status, error)))
             pending, attempt = [(a, o) for a, o, _ in retry_later], attempt + 1
             if pending and attempt > self.cfg.max_retries and self._cluster_answers():
-                for _action, origins, why in retry_later:
-                    still = f"{why} (still, after {attempt} attempts)"
-                    batch.dead += [_dead(o, still) for o in origins]
+                for _action, origin, why in retry_later:
+                    batch.dead.append(_dead(origin, f"{why} (still, after {attempt} attempts)"))
                 return written
             if pending:
                 self.stop.wait(min(30.0, 0.5 * 2**attempt))

@@ -114,12 +114,12 @@ def test_a_live_feeds_batch_is_searchable_without_waiting_for_the_periodic_refre
     late.consumer.close()
 
 
-def test_corrections_folded_into_their_bulk_leave_the_documents_elasticsearch_would_hold(
+def test_corrections_in_and_after_their_articles_bulk_leave_the_last_decision(
     isolated: Settings,
 ) -> None:
-    """An article, its two corrections in the same bulk and one in a later bulk: Elasticsearch
-    holds the last decision. Two corrections of a document that was never indexed are folded into
-    one update, rejected: each of the two messages gets its dead letter."""
+    """An article, two corrections of it in the same bulk and one of the other article in a
+    later bulk: Elasticsearch holds the last decision of each, the rest of the document kept.
+    Two corrections of a document never indexed: each gets its dead letter."""
     s = isolated
     bootstrap.prepare(s)
     producer = KafkaProducer(**kafka_client_kwargs(s.kafka), acks="all")
