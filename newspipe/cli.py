@@ -44,7 +44,10 @@ class _Main(click.Group):
                 reason = (
                     es_refusal(exc)
                     or es_unreachable(exc, url)
-                    or kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
+                    or kafka_refusal(
+                        " ".join([*kafka_log.lines, str(exc)]),
+                        sasl=isinstance(ctx.obj, Settings) and bool(ctx.obj.kafka.sasl_mechanism),
+                    )
                 )
                 if reason is None:
                     raise

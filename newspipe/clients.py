@@ -4,6 +4,7 @@ and the one place that turns a refused connection into a message naming the sett
 from __future__ import annotations
 
 import logging
+import re
 
 from elastic_transport import TlsError
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
@@ -100,8 +101,19 @@ class KafkaLog(logging.Handler):
         logging.getLogger("kafka").removeHandler(self)
 
 
-def kafka_refusal(text: str) -> str | None:
-    """What to change when the brokers refuse this configuration, from what kafka-python said."""
+# A bootstrap connection that got the broker's version (ApiVersions, the step before SASL) and was
+# then closed: with SASL on, the broker ended the authentication. kafka-python 3.0 reports a
+# refused SCRAM password this way in most attempts: the broker answers the failure and closes,
+# and the close is read first (6 of 8 attempts here, 2026-12-01).
+_LOST_AUTHENTICATING = re.compile(
+    r"node_id=bootstrap-\d+ broker_version=\([^)]*\) \(disconnected\)>: Connection lost: "
+    r"KafkaConnectionError: socket disconnected"
+)
+
+
+def kafka_refusal(text: str, sasl: bool = False) -> str | None:
+    """What to change when the brokers refuse this configuration, from what kafka-python said;
+    `sasl`: the configuration authenticates with SASL."""
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return (
             "the Kafka brokers' certificate is not trusted: set NEWSPIPE_KAFKA__SSL_CAFILE to the"
@@ -111,6 +123,12 @@ def kafka_refusal(text: str) -> str | None:
         return (
             "Kafka refused the SASL credentials: check NEWSPIPE_KAFKA__SASL_USERNAME,"
             " NEWSPIPE_KAFKA__SASL_PASSWORD and NEWSPIPE_KAFKA__SASL_MECHANISM"
+        )
+    if sasl and "Unable to bootstrap" in text and _LOST_AUTHENTICATING.search(text):
+        return (
+            "Kafka closed the connection while authenticating (SASL): check"
+            " NEWSPIPE_KAFKA__SASL_USERNAME, NEWSPIPE_KAFKA__SASL_PASSWORD and"
+            " NEWSPIPE_KAFKA__SASL_MECHANISM"
         )
     if "UnsupportedSaslMechanism" in text:
         return "the Kafka brokers do not offer NEWSPIPE_KAFKA__SASL_MECHANISM"
@@ -136,7 +154,8 @@ def check_kafka(kafka: KafkaSettings, timeout_ms: int = 10_000) -> None:
             )
             admin.close()
         except Exception as exc:
-            reason = kafka_refusal(" ".join([*kafka_log.lines, str(exc)]))
+            text = " ".join([*kafka_log.lines, str(exc)])
+            reason = kafka_refusal(text, sasl=kafka.sasl_mechanism is not None)
             if reason is not None:
                 raise ConfigError(reason) from None
 

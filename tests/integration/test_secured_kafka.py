@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+from pydantic import SecretStr
 
 from newspipe.clients import es_client
-from newspipe.config import Settings, kafka_client_kwargs
+from newspipe.config import KafkaSettings, Settings, kafka_client_kwargs
 from newspipe.tools.stack.kafka import _kafka_java
 from tests.conftest import ROOT, _free_port, require_stack, unique_env
 from tests.integration.test_secured_es import PASSWORD as ES_PASSWORD
@@ -88,16 +90,47 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         [*java, "kafka.Kafka", str(props)], stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            time.sleep(0.3)
-        time.sleep(1)
-        yield f"127.0.0.1:{port}", folder / "ca.crt"
+        bootstrap, ca = f"127.0.0.1:{port}", folder / "ca.crt"
+        _wait_until_it_authenticates(bootstrap, ca, proc)
+        yield bootstrap, ca
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _wait_until_it_authenticates(bootstrap: str, ca: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Until a client with the right password gets metadata: a listener that accepts connections
+    may not authenticate yet (on a loaded machine the broker then closed the SASL handshake, and
+    the wrong-password test saw a disconnect instead of a refusal)."""
+    right = KafkaSettings(
+        bootstrap=bootstrap,
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username=USER,
+        sasl_password=SecretStr(PASSWORD),
+        ssl_cafile=ca,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port_of(bootstrap)), 1),
+        ):
+            try:
+                admin = KafkaAdminClient(
+                    **kafka_client_kwargs(right), request_timeout_ms=5000, bootstrap_timeout_ms=5000
+                )
+            except KafkaError:
+                time.sleep(0.5)
+                continue
+            admin.close()
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"the SASL_SSL broker at {bootstrap} never authenticated its user")
+
+
+def port_of(bootstrap: str) -> int:
+    return int(bootstrap.rsplit(":", 1)[1])
 
 
 def _env(tmp: Path, bootstrap: str, **extra: str) -> dict[str, str]:
