@@ -6,12 +6,12 @@ On the same generated corpus (bench/corpus.py: en/ar/fr articles assembled from 
 1. in process, no Kafka, faust or Elasticsearch: enrich, link, and both, in CPU seconds of this
    process (one core); the same on the real-expanded corpus (real articles and edited copies);
 2. raw ceilings: kafka-python produce and consume of the same raw payloads, Elasticsearch
-   `streaming_bulk` of the same enriched documents; and the link corrections and Elasticsearch
-   CPU of the real-expanded corpus as one JSONL export, its records in file order (as ingest
-   reads them) and all with one ingestion time (as it read them before);
+   `streaming_bulk` of the same enriched documents;
 3. end to end, backlog replay: every raw article published first, then `newspipe enrich` (1 worker,
    then 2) and `newspipe index` started; rate from the workers' start to the last document
-   searchable, and first to last; each service's peak RSS;
+   searchable, and first to last; each service's peak RSS; and the real-expanded corpus as one
+   JSONL export, its records in file order (as ingest reads them) and all with one ingestion
+   time (as it read them before), with the link corrections each makes;
 4. drop -> searchable latency: the three services running on an inbox, files dropped (written
    aside, renamed in) at 10, 50 and 200 files/s; each file's latency is the time from its rename to
    the first search (polled every 0.1 s, as a user would see it, no forced refresh) that finds it.
@@ -164,22 +164,17 @@ def _bulk(es: Any, actions: list[dict[str, Any]]) -> None:
             raise SystemExit(f"bulk item failed: {item}")
 
 
-def backlog_bulks(tmp: Path, runs: dict[str, list[Message]]) -> dict[str, tuple[float, int]]:
-    """Backlogs as the indexer writes them, articles and link corrections, 500 messages a bulk,
-    each into an index of its own: Elasticsearch's CPU ms per article, and the corrections."""
-    pid = server_pids()["elasticsearch"]
+def export_replays(tmp: Path, real_docs: list[RawArticle]) -> dict[str, dict[str, Any]]:
+    """The real-expanded corpus as one scraper export (JSONL) read by ingest's parser, replayed
+    with 1 enrich worker: its records in file order, as ingest reads them, and with the one
+    ingestion time ingest gave them before 2026-12-01; with the link corrections of each."""
+    export = list({d.id: d for d in load_export(real_docs, tmp / "export.jsonl")}.values())
+    tied = [d.model_copy(update={"ingested_at": export[0].ingested_at}) for d in export]
     out = {}
-    for i, (name, messages) in enumerate(runs.items()):
-        settings = phase_env(tmp, f"backlog-{i}")
-        es = es_client(settings.es)
-        articles = sum(1 for k, _ in messages if k == KIND_ARTICLE)
-        cpu = cpu_seconds(pid)
-        for start in range(0, len(messages), 500):
-            _bulk(
-                es, [to_action(k, v, settings.es.alias) for k, v in messages[start : start + 500]]
-            )
-        es.indices.refresh(index=settings.es.alias)
-        out[name] = (1000 * (cpu_seconds(pid) - cpu) / articles, len(messages) - articles)
+    for name, docs in (("one ingestion time", tied), ("file order", export)):
+        messages = in_process(docs)[1]
+        result = replay(tmp, docs, 1, name=f"export-{name.replace(' ', '-')}")
+        out[name] = result | {"corrections": sum(1 for k, _ in messages if k != KIND_ARTICLE)}
     return out
 
 
@@ -256,9 +251,10 @@ def enrich_workers(folder: Path, n: int) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def replay(tmp: Path, docs: list[RawArticle], workers: int) -> dict[str, Any]:
-    settings = phase_env(tmp, f"replay-{workers}")
-    folder = tmp / f"replay-{workers}"
+def replay(tmp: Path, docs: list[RawArticle], workers: int, name: str = "") -> dict[str, Any]:
+    phase = name or f"replay-{workers}"
+    settings = phase_env(tmp, phase)
+    folder = tmp / phase
     producer = KafkaProducer(**kafka_client_kwargs(settings.kafka), acks="all", linger_ms=20)
     for raw in docs:
         producer.send(settings.kafka.raw_topic, key=raw.id.encode(), value=raw.to_bytes())
@@ -426,16 +422,9 @@ def main() -> None:
     kafka_settings = phase_env(tmp, "ceilings")
     produce, consume = kafka_ceilings(kafka_settings, docs)
     bulk = es_ceiling(kafka_settings, messages)
-    # The real-expanded corpus as one scraper export (JSONL): its records in file order, as
-    # ingest reads them, and with the one ingestion time ingest gave them before 2026-12-01.
-    export = load_export(real_docs, tmp / "export.jsonl")
-    tied = [d.model_copy(update={"ingested_at": export[0].ingested_at}) for d in export]
-    backlog = backlog_bulks(
-        tmp,
-        {"one ingestion time": in_process(tied)[1], "file order": in_process(export)[1]},
-    )
     ceiling = min(produce, consume, bulk)
     e2e = {w: replay(tmp, docs, w) for w in (1, 2)}
+    exports = export_replays(tmp, real_docs)
     needed = 1 + sum(int(load_ * args.latency_seconds) for load_ in LOADS)
     lat = latency(tmp, list(corpus.generated(needed, seed=23)), args.latency_seconds)
 
@@ -479,11 +468,15 @@ def main() -> None:
         print(f"  {w} worker(s): {parts}; sum {sum(cpu.values()):.1f}")
     print(f"  in process: enrich + link {1000 / rates['both']:.1f}")
     print(
-        f"\nthe real-expanded corpus as one JSONL export ({len(export):,} records), its link "
-        "stage's output bulked 500 messages at a time; Elasticsearch CPU ms per article:"
+        "\nreplay of the real-expanded corpus as one JSONL export, 1 enrich worker "
+        "(docs/s overall / first to last; CPU ms per document):"
     )
-    for mode, (ms, corrections) in backlog.items():
-        print(f"  records with {mode}: {ms:.2f} ({corrections:,} link corrections)")
+    for name, r in exports.items():
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms"].items())
+        print(
+            f"  records with {name}: {r['overall']:.0f} / {r['steady']:.0f} docs/s, "
+            f"{r['corrections']:,} link corrections; {cpu}; sum {sum(r['cpu_ms'].values()):.1f}"
+        )
     print(f"\n(first document indexed after {e2e[1]['first_after']:.1f} s of worker start)")
 
 
