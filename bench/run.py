@@ -44,13 +44,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from newspipe.clients import es_client
 from newspipe.config import Settings, kafka_client_kwargs
-from newspipe.contract import (
-    KIND_ARTICLE,
-    KIND_LINK_UPDATE,
-    EnrichedArticle,
-    RawArticle,
-    utcnow,
-)
+from newspipe.contract import EnrichedArticle, RawArticle, utcnow
 from newspipe.tools import bootstrap, stack
 from services.enrich.core import Enricher
 from services.enrich.link import Linker
@@ -90,28 +84,17 @@ def cpu_rate(fn: Callable[[], object], n: int) -> float:
     return n / (time.process_time() - start)
 
 
-Message = tuple[bytes, bytes]  # (kind header, value) of a news.enriched message
-
-
-def in_process(docs: list[RawArticle]) -> tuple[dict[str, float], list[Message]]:
-    """Enrich and link rates, and what the link stage sends to news.enriched, in order."""
+def in_process(docs: list[RawArticle]) -> tuple[dict[str, float], list[EnrichedArticle]]:
     enricher = Enricher()
     enriched: list[EnrichedArticle] = []
     enrich = cpu_rate(
         lambda: enriched.extend(enricher.enrich(d, utcnow()) for d in docs), len(docs)
     )
     linker = Linker({})
-    decisions: list[Any] = []
-    link = cpu_rate(lambda: decisions.extend(linker.observe(d) for d in enriched), len(docs))
+    link = cpu_rate(lambda: [linker.observe(d) for d in enriched], len(docs))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rates = {"enrich": enrich, "link": link, "both": 1 / (1 / enrich + 1 / link), "rss": rss}
-    messages = [
-        m
-        for decided, updates in decisions
-        for m in [(KIND_ARTICLE, decided.to_bytes())]
-        + [(KIND_LINK_UPDATE, u.to_bytes()) for u in updates]
-    ]
-    return rates, messages
+    return rates, enriched
 
 
 def phase_env(tmp: Path, name: str) -> Settings:
@@ -149,32 +132,33 @@ def kafka_ceilings(settings: Settings, docs: list[RawArticle]) -> tuple[float, f
     return produce, consume
 
 
-def es_ceiling(settings: Settings, messages: list[Message]) -> float:
-    """Articles alone, in bulks of 500 from one client: what Elasticsearch takes at its best."""
+def es_ceiling(settings: Settings, docs: list[EnrichedArticle]) -> float:
     es = es_client(settings.es)
-    actions = [to_action(k, v, settings.es.alias) for k, v in messages if k == KIND_ARTICLE]
+    actions = [to_action(None, d.to_bytes(), settings.es.alias) for d in docs]
     start = time.perf_counter()
-    _bulk(es, actions)
-    return len(actions) / (time.perf_counter() - start)
-
-
-def _bulk(es: Any, actions: list[dict[str, Any]]) -> None:
     for ok, item in es_helpers.streaming_bulk(es, actions, chunk_size=500, raise_on_error=False):
         if not ok:
             raise SystemExit(f"bulk item failed: {item}")
+    return len(actions) / (time.perf_counter() - start)
 
 
 def export_replays(tmp: Path, real_docs: list[RawArticle]) -> dict[str, dict[str, Any]]:
     """The real-expanded corpus as one scraper export (JSONL) read by ingest's parser, replayed
     with 1 enrich worker: its records in file order, as ingest reads them, and with the one
-    ingestion time ingest gave them before 2026-12-01; with the link corrections of each."""
+    ingestion time ingest gave them before 2026-12-01; with the link corrections of each (the
+    articles enriched once, linked in process once per variant)."""
     export = list({d.id: d for d in load_export(real_docs, tmp / "export.jsonl")}.values())
-    tied = [d.model_copy(update={"ingested_at": export[0].ingested_at}) for d in export]
+    first = export[0].ingested_at
+    tied = [d.model_copy(update={"ingested_at": first}) for d in export]
+    enricher = Enricher()
+    enriched = [enricher.enrich(d, utcnow()) for d in export]
     out = {}
-    for name, docs in (("one ingestion time", tied), ("file order", export)):
-        messages = in_process(docs)[1]
+    for name, docs, at in (("one ingestion time", tied, first), ("file order", export, None)):
+        linker = Linker({})
+        linked = [d.model_copy(update={"ingested_at": at}) if at else d for d in enriched]
+        corrections = sum(len(linker.observe(d)[1]) for d in linked)
         result = replay(tmp, docs, 1, name=f"export-{name.replace(' ', '-')}")
-        out[name] = result | {"corrections": sum(1 for k, _ in messages if k != KIND_ARTICLE)}
+        out[name] = result | {"corrections": corrections}
     return out
 
 
@@ -417,11 +401,11 @@ def main() -> None:
     real_docs = load(corpus.write("real", args.docs, tmp / "real"))
     print(f"corpora: generated {len(docs):,} articles, real-expanded {len(real_docs):,} ({tmp})")
 
-    rates, messages = in_process(docs)
+    rates, enriched = in_process(docs)
     real_rates, _ = in_process(real_docs)
     kafka_settings = phase_env(tmp, "ceilings")
     produce, consume = kafka_ceilings(kafka_settings, docs)
-    bulk = es_ceiling(kafka_settings, messages)
+    bulk = es_ceiling(kafka_settings, enriched)
     ceiling = min(produce, consume, bulk)
     e2e = {w: replay(tmp, docs, w) for w in (1, 2)}
     exports = export_replays(tmp, real_docs)
