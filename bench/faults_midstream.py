@@ -3,9 +3,11 @@
 then the indexer SIGKILLed and restarted (at 1/6 indexed), Elasticsearch stopped for 30 s (at
 2/5), Kafka stopped for 20 s (at 2/3). Prints what was searchable, missing or extra, the dead
 letters, and how many link decisions in Elasticsearch equal those of the in-process Linker on the
-same articles (corrections included).
+same articles (corrections included). `--export`: the real-expanded corpus instead, written as one
+JSONL export and read back by ingest's parser (its records' ingestion instants in file order).
 
-    .venv/bin/newspipe stack up && .venv/bin/python bench/faults_midstream.py [--docs 3000]
+    .venv/bin/newspipe stack up
+    .venv/bin/python bench/faults_midstream.py [--docs 3000] [--export]
 """
 
 from __future__ import annotations
@@ -39,9 +41,14 @@ def stack(*args: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=3000)
+    ap.add_argument("--export", action="store_true", help="the real-expanded corpus as one JSONL")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="newspipe-faults-"))
-    docs = run.load(corpus.write("generated", args.docs, tmp / "corpus"))
+    if args.export:
+        real = run.load(corpus.write("real", args.docs, tmp / "corpus"))
+        docs = list({d.id: d for d in run.load_export(real, tmp / "export.jsonl")}.values())
+    else:
+        docs = run.load(corpus.write("generated", args.docs, tmp / "corpus"))
     settings = run.phase_env(tmp, "faults")
     producer = KafkaProducer(**kafka_client_kwargs(settings.kafka), acks="all", linger_ms=20)
     for raw in docs:
