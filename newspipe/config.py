@@ -124,6 +124,14 @@ class EnrichSettings(BaseModel):
     store: str = Field("rocksdb://", description="faust table store: rocksdb:// or memory://")
     web_port: int = Field(6066, description="faust web port (health)")
     commit_interval: float = Field(0.5, description="faust broker_commit_interval, seconds")
+    reorder_settle: float = Field(
+        0.25,
+        description="link stage: seconds a news.raw partition that sent lately is waited for, "
+        "so that articles are linked in ingestion order (0: as they come)",
+    )
+    reorder_limit: int = Field(
+        2000, description="link stage: articles held at most while merging the partitions"
+    )
 
 
 class IndexSettings(BaseModel):

@@ -17,6 +17,8 @@ import asyncio
 import logging
 import time
 import traceback
+import uuid
+import weakref
 from collections.abc import Callable, MutableMapping
 from typing import Any, Protocol
 
@@ -45,6 +47,7 @@ from newspipe.ops import (
 from services.enrich.cold import ColdStores
 from services.enrich.core import Enricher
 from services.enrich.link import Cold, Linker
+from services.enrich.reorder import Reorder
 
 log = logging.getLogger("newspipe.enrich")
 # Enriching takes ~6 s per MB of text on one core: a 4 MB article would block faust's loop for 30 s,
@@ -58,6 +61,9 @@ OFFLOAD_CHARS = 64_000
 # A message larger than this still comes whole (Kafka returns the first batch of a partition
 # whatever its size, KIP-74): tests/e2e/test_faults.py sends articles up to the limit through.
 FETCH_BYTES = 2**20
+# The news.raw partition an enriched article came from, for the link stage's merge (reorder.py).
+SOURCE_HEADER = "raw-partition"
+ORIGIN_HEADER = "enrich-worker"  # which worker sent it (Stages.caught_up)
 
 
 def _broker(settings: Settings) -> tuple[str, Any]:
@@ -118,10 +124,22 @@ class Stages:
         outputs: dict[str, Output],
         limit: int,
         cold: Callable[[], Cold | None] = lambda: None,
+        reorder: Reorder[Any] | None = None,
     ) -> None:
-        """`cold`: makes the linker's cold store, fresh for each linker (none: all in memory)."""
+        """`cold`: makes the linker's cold store, fresh for each linker (none: all in memory).
+        `reorder`: holds the link stage's input to merge it in ingestion order (none: as it
+        comes)."""
         self.enricher, self.members, self.outputs, self.limit = enricher, members, outputs, limit
         self.cold = cold
+        self.reorder: Reorder[Any] = reorder or Reorder(settle=0)
+        self.highwater: Callable[[Any], int | None] = lambda tp: None  # the consumer's, cached
+        self._read: tuple[Any, int] | None = None  # the last news.link message read: (tp, offset)
+        # This worker's enrich agent's messages to news.link: sent, and read back by its link
+        # agent (the consumer fetches news.link again only once it has handed out what it
+        # fetched of news.raw, so its idea of news.link's end can be a second old).
+        self.origin = uuid.uuid4().hex.encode()
+        self._sent = self._got = 0
+        self._linking = asyncio.Lock()  # the agent and its ticker take turns
         # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may
         # later wrap it (index stage) escapes its JSON and adds a reason, and must still fit.
         self.out_limit = limit * 3 // 4
@@ -153,6 +171,8 @@ class Stages:
     def reset(self) -> None:
         self._linker = None
         self._generation += 1
+        self.reorder.clear()  # not acknowledged: faust delivers them again after the rebalance
+        self._sent = self._got = 0
 
     async def enrich(self, event: Any) -> None:
         CONSUMED.labels("enrich").inc()
@@ -171,12 +191,77 @@ class Stages:
             log.exception("enrich failed at %s", event.message.offset)
             await self.dead("enrichment failed", event, traceback.format_exc(limit=3))
             return
-        await self.forward(event, "link", [(doc.id, doc.to_bytes(), {})])
+        source = {SOURCE_HEADER: str(event.message.partition).encode(), ORIGIN_HEADER: self.origin}
+        if await self.forward(event, "link", [(doc.id, doc.to_bytes(), source)]):
+            self._sent += 1
 
-    async def link(self, event: Any) -> None:
+    async def link_stream(self, stream: Any) -> None:
+        """The link agent: each article is held until the merge lets it go (reorder.py), linked,
+        then acknowledged, so that an article held or half-done is delivered again after a
+        crash, never committed unlinked."""
+        stream.enable_acks = False
+        ticker = asyncio.create_task(self._tick())
+        try:
+            async for event in stream.events():
+                await self.arrive(event, stream)
+        finally:
+            ticker.cancel()
+
+    async def arrive(self, event: Any, stream: Any) -> None:
         CONSUMED.labels("link").inc()
         try:
             doc = EnrichedArticle.model_validate_json(event.value)
+        except Exception:
+            log.exception("link failed at %s", event.message.offset)
+            await self.dead("linking failed", event, traceback.format_exc(limit=3))
+            await stream.ack(event)
+            return
+        self._read = (event.message.tp, event.message.offset)
+        self._got += _header(event, ORIGIN_HEADER) == self.origin
+        key = (doc.ingested_at.isoformat(), doc.id)
+        item = (event, doc, stream, self._generation)
+        self.reorder.push(_source(event), key, item, time.monotonic())
+        await self.release()
+
+    async def _tick(self) -> None:
+        pause = max(0.01, self.reorder.settle / 5)
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                await self.release()
+            except Exception:  # the agent's next arrival tries again; the held are not acked
+                log.exception("releasing held articles failed")
+
+    async def release(self) -> None:
+        """Link and acknowledge what the merge lets go, in its order."""
+        async with self._linking:
+            ready = self.reorder.ready(time.monotonic(), self.caught_up())
+            for event, doc, stream, generation in ready:
+                if generation != self._generation:
+                    continue  # held across a rebalance: faust delivers it again
+                # The members table writes its changelog on the partition of the event being
+                # processed, which faust reads from a context variable set while a stream
+                # iterates: set it to this article's event, also when the ticker links it.
+                faust.streams._current_event.set(weakref.ref(event))
+                await self.link(event, doc)
+                await stream.ack(event)
+
+    def caught_up(self) -> bool:
+        """Has the link agent read every news.link message there is, as far as this worker can
+        tell: every one its own enrich agent sent, and up to the end its consumer last saw?"""
+        if self._got < self._sent:
+            return False
+        if self._read is None:
+            return True
+        tp, offset = self._read
+        try:
+            end = self.highwater(tp)
+        except Exception:  # not assigned any more (a rebalance): decide on time
+            return True
+        return end is None or offset + 1 >= end
+
+    async def link(self, event: Any, doc: EnrichedArticle) -> None:
+        try:
             linker = await self.linker()
             started = time.perf_counter()
             decided, updates = linker.observe(doc)
@@ -208,8 +293,9 @@ class Stages:
 
     async def forward(
         self, event: Any, output: str, messages: list[tuple[str, bytes, dict[str, bytes]]]
-    ) -> None:
-        """Send every output of one input, or, if any is too large, dead-letter the input."""
+    ) -> bool:
+        """Send every output of one input, or, if any is too large, dead-letter the input
+        (False)."""
         big = max(len(value) for _, value, _ in messages)
         if big > self.out_limit:
             await self.dead(
@@ -218,10 +304,11 @@ class Stages:
                 f"the enriched message would be {big:,} bytes, over the {self.out_limit:,}-byte "
                 "share of the Kafka message limit derived from NEWSPIPE_INGEST__MAX_BYTES",
             )
-            return
+            return False
         for key, value, headers in messages:
             await self.outputs[output].send(key.encode(), value, headers)
         PRODUCED.labels("enrich", output).inc(len(messages))
+        return True
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -243,15 +330,17 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
         "dlq": RetryingTopic(dlq),
     }
     cold = ColdStores(settings.enrich.datadir / f"{settings.enrich.app_id}-link-index")
-    stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest), cold)
+    cfg = settings.enrich
+    order = Reorder[Any](cfg.reorder_settle, cfg.reorder_limit, k.partitions)
+    stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest), cold, order)
+    stages.highwater = lambda tp: app.consumer.highwater(tp)
 
     async def enrich(stream: Any) -> None:
         async for event in stream.events():
             await stages.enrich(event)
 
     async def link_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await stages.link(event)
+        await stages.link_stream(stream)
 
     async def reset(sender: Any, **kwargs: Any) -> None:
         stages.reset()
@@ -267,6 +356,21 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     app.timer(1.0, name="liveness")(beat)
     HEALTH.checks["consuming"] = lambda: _not_consuming(app)
     return app, stages
+
+
+def _header(event: Any, name: str) -> bytes | None:
+    headers = event.message.headers or {}
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return next((v for k, v in pairs if k == name), None)
+
+
+def _source(event: Any) -> int | None:
+    """The news.raw partition the enrich agent wrote in the message (None: not written)."""
+    value = _header(event, SOURCE_HEADER)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def table_rocksdb() -> dict[str, int]:
