@@ -22,14 +22,11 @@ from pathlib import Path
 
 import corpus  # bench/ is on the path of a bench script
 import run
-from elasticsearch import helpers as es_helpers
 from kafka import KafkaConsumer, KafkaProducer
 
-from newspipe.clients import es_client
 from newspipe.config import kafka_client_kwargs
 from newspipe.contract import utcnow
 from services.enrich.core import Enricher
-from services.enrich.link import Linker
 
 
 def stack(*args: str) -> None:
@@ -90,17 +87,9 @@ def main() -> None:
             elif not faults and n >= len(ids):
                 break
             time.sleep(0.5)
-        time.sleep(5)  # corrections sent after the last new document
+        found = run.settled_decisions(settings)  # corrections come after the last article
     finally:
         services.stop()
-    es = es_client(settings.es)
-    es.indices.refresh(index=settings.es.alias)
-    found = {
-        hit["_id"]: (hit["_source"]["story"]["id"], hit["_source"]["dedup"]["duplicate_of"])
-        for hit in es_helpers.scan(
-            es, index=settings.es.alias, _source=["story.id", "dedup.duplicate_of"]
-        )
-    }
     letters = list(
         KafkaConsumer(
             settings.kafka.dlq_topic,
@@ -109,10 +98,8 @@ def main() -> None:
             consumer_timeout_ms=5000,
         )
     )
-    enricher, linker = Enricher(), Linker({})
-    for raw in docs:
-        linker.observe(enricher.enrich(raw, utcnow()))
-    expected = {i: (linker.members[i].story, linker.members[i].duplicate_of) for i in ids}
+    enricher = Enricher()
+    expected = run.linked_in_order([enricher.enrich(raw, utcnow()) for raw in docs])
     same = sum(found.get(i) == v for i, v in expected.items())
     print(
         f"articles {len(ids)}: searchable {len(found)}, missing {len(ids - found.keys())}, "

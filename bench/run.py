@@ -97,6 +97,43 @@ def in_process(docs: list[RawArticle]) -> tuple[dict[str, float], list[EnrichedA
     return rates, enriched
 
 
+Links = dict[str, tuple[str, str | None]]  # article id -> (story id, duplicate_of)
+
+
+def linked_in_order(enriched: list[EnrichedArticle]) -> Links:
+    """The decisions of the in-process Linker on `enriched` in this order, corrections applied:
+    what `newspipe enrich` and `newspipe eval` decide."""
+    linker = Linker({})
+    for doc in enriched:
+        linker.observe(doc)
+    ids = {d.id for d in enriched}
+    return {i: (linker.members[i].story, linker.members[i].duplicate_of) for i in ids}
+
+
+def decisions(settings: Settings) -> Links:
+    """Each indexed article's story and duplicate_of, as Elasticsearch holds them."""
+    es = es_client(settings.es)
+    es.indices.refresh(index=settings.es.alias)
+    return {
+        hit["_id"]: (hit["_source"]["story"]["id"], hit["_source"]["dedup"]["duplicate_of"])
+        for hit in es_helpers.scan(
+            es, index=settings.es.alias, _source=["story.id", "dedup.duplicate_of"]
+        )
+    }
+
+
+def settled_decisions(settings: Settings, wait: float = 60) -> Links:
+    """The decisions once two reads a second apart agree (corrections come after articles)."""
+    found, deadline = decisions(settings), time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        again = decisions(settings)
+        if again == found:
+            break
+        found = again
+    return found
+
+
 def phase_env(tmp: Path, name: str) -> Settings:
     """Own topics, groups, index and folders for one phase; the Settings they give."""
     folder = tmp / name
@@ -157,8 +194,11 @@ def export_replays(tmp: Path, real_docs: list[RawArticle]) -> dict[str, dict[str
         linker = Linker({})
         linked = [d.model_copy(update={"ingested_at": at}) if at else d for d in enriched]
         corrections = sum(len(linker.observe(d)[1]) for d in linked)
-        result = replay(tmp, docs, 1, name=f"export-{name.replace(' ', '-')}")
-        out[name] = result | {"corrections": corrections}
+        expected = {
+            d.id: (linker.members[d.id].story, linker.members[d.id].duplicate_of) for d in linked
+        }
+        result = replay(tmp, docs, 1, expected, name=f"export-{name.replace(' ', '-')}")
+        out[name] = result | {"corrections": corrections, "articles": len(expected)}
     return out
 
 
@@ -235,7 +275,11 @@ def enrich_workers(folder: Path, n: int) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def replay(tmp: Path, docs: list[RawArticle], workers: int, name: str = "") -> dict[str, Any]:
+def replay(
+    tmp: Path, docs: list[RawArticle], workers: int, expected: Links, name: str = ""
+) -> dict[str, Any]:
+    """`expected`: the in-process decisions on `docs` in their order, to compare the
+    pipeline's with once it has indexed them all."""
     phase = name or f"replay-{workers}"
     settings = phase_env(tmp, phase)
     folder = tmp / phase
@@ -260,11 +304,13 @@ def replay(tmp: Path, docs: list[RawArticle], workers: int, name: str = "") -> d
                 last = now
                 break
             time.sleep(0.25)
+        found = settled_decisions(settings) if last is not None else {}
     finally:
         services.stop()
     if first is None or last is None:
         raise SystemExit(f"replay: only {count(settings)} of {len(docs)} indexed; logs in {folder}")
     return {
+        "same_links": sum(found.get(i) == v for i, v in expected.items()),
         "overall": len(docs) / (last - started),
         "steady": (len(docs) - first_n) / max(1e-9, last - first),
         "first_after": first - started,
@@ -407,7 +453,8 @@ def main() -> None:
     produce, consume = kafka_ceilings(kafka_settings, docs)
     bulk = es_ceiling(kafka_settings, enriched)
     ceiling = min(produce, consume, bulk)
-    e2e = {w: replay(tmp, docs, w) for w in (1, 2)}
+    expected = linked_in_order(enriched)
+    e2e = {w: replay(tmp, docs, w, expected) for w in (1, 2)}
     exports = export_replays(tmp, real_docs)
     needed = 1 + sum(int(load_ * args.latency_seconds) for load_ in LOADS)
     lat = latency(tmp, list(corpus.generated(needed, seed=23)), args.latency_seconds)
@@ -461,6 +508,14 @@ def main() -> None:
             f"  records with {name}: {r['overall']:.0f} / {r['steady']:.0f} docs/s, "
             f"{r['corrections']:,} link corrections; {cpu}; sum {sum(r['cpu_ms'].values()):.1f}"
         )
+    print(
+        "\nlink decisions (story, duplicate_of) in Elasticsearch equal to the in-process Linker's "
+        "on the same articles in ingestion order:"
+    )
+    for w, r in e2e.items():
+        print(f"  replay, {w} worker(s): {r['same_links']:,} / {len(expected):,}")
+    for name, r in exports.items():
+        print(f"  export, records with {name}: {r['same_links']:,} / {r['articles']:,}")
     print(f"\n(first document indexed after {e2e[1]['first_after']:.1f} s of worker start)")
 
 
