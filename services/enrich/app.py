@@ -139,6 +139,10 @@ class Stages:
         # fetched of news.raw, so its idea of news.link's end can be a second old).
         self.origin = uuid.uuid4().hex.encode()
         self._sent = self._got = 0
+        # news.raw: the partitions the consumer holds, and the last offset enriched of each
+        self.raw_assignment: Callable[[], set[Any]] = set
+        self.raw_partitions = 0  # how many news.raw has
+        self._enriched: dict[Any, int] = {}
         self._linking = asyncio.Lock()  # the agent and its ticker take turns
         # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may
         # later wrap it (index stage) escapes its JSON and adds a reason, and must still fit.
@@ -173,8 +177,13 @@ class Stages:
         self._generation += 1
         self.reorder.clear()  # not acknowledged: faust delivers them again after the rebalance
         self._sent = self._got = 0
+        self._enriched.clear()
 
     async def enrich(self, event: Any) -> None:
+        await self._enrich(event)
+        self._enriched[event.message.tp] = event.message.offset
+
+    async def _enrich(self, event: Any) -> None:
         CONSUMED.labels("enrich").inc()
         try:
             article = RawArticle.model_validate_json(event.value)
@@ -235,7 +244,9 @@ class Stages:
     async def release(self) -> None:
         """Link and acknowledge what the merge lets go, in its order."""
         async with self._linking:
-            ready = self.reorder.ready(time.monotonic(), self.caught_up())
+            caught_up = self.caught_up()
+            drained = caught_up and self.reorder.held > 0 and self.drained()
+            ready = self.reorder.ready(time.monotonic(), caught_up, drained)
             for event, doc, stream, generation in ready:
                 if generation != self._generation:
                     continue  # held across a rebalance: faust delivers it again
@@ -259,6 +270,22 @@ class Stages:
         except Exception:  # not assigned any more (a rebalance): decide on time
             return True
         return end is None or offset + 1 >= end
+
+    def drained(self) -> bool:
+        """Can nothing reach news.link before what the link agent holds? This worker enriches
+        every news.raw partition and has enriched all its consumer knows of them (a file
+        dropped into a quiet pipeline is then linked at once, not `settle` later)."""
+        try:
+            raw = self.raw_assignment()
+            ends = {tp: self.highwater(tp) for tp in raw}
+        except Exception:  # the consumer is being replaced (rebalance, stop)
+            return False
+        if not raw or len(raw) < self.raw_partitions:
+            return False  # another worker enriches some: what it is doing is not known here
+        return all(
+            end is not None and tp in self._enriched and self._enriched[tp] + 1 >= end
+            for tp, end in ends.items()
+        )
 
     async def link(self, event: Any, doc: EnrichedArticle) -> None:
         try:
@@ -334,6 +361,10 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     order = Reorder[Any](cfg.reorder_settle, cfg.reorder_limit, k.partitions)
     stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest), cold, order)
     stages.highwater = lambda tp: app.consumer.highwater(tp)
+    stages.raw_assignment = lambda: {
+        tp for tp in app.consumer.assignment() if tp.topic == k.raw_topic
+    }
+    stages.raw_partitions = k.partitions
 
     async def enrich(stream: Any) -> None:
         async for event in stream.events():

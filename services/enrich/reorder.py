@@ -13,8 +13,10 @@ seconds, and either the link agent has read all of news.link there is (`caught_u
 articles came from the others since (a partition that has not sent for a while may be about to:
 a burst's first article waits for the others; time alone is not enough, since the agent's event
 loop can be busy enriching while news.link fills). A single file dropped into a quiet pipeline
-waits `settle`; a backlog's articles wait for one another. More than `limit` held (one worker
-far ahead of another): the earliest go, and the order is then best-effort, memory bounded.
+waits `settle`, unless the worker can tell that nothing can come before it (`drained`: it
+enriches every partition and has sent on all it read); a backlog's articles wait for one
+another. More than `limit` held (one worker far ahead of another): the earliest go, and the
+order is then best-effort, memory bounded.
 """
 
 from __future__ import annotations
@@ -65,13 +67,14 @@ class Reorder(Generic[T]):
         self._last[partition] = (now, self._arrivals)
         self.held += 1
 
-    def ready(self, now: float, caught_up: bool = True) -> list[T]:
+    def ready(self, now: float, caught_up: bool = True, drained: bool = False) -> list[T]:
         """The items that may go now, in the order to process them. `caught_up`: the link agent
-        has read every news.link message there is."""
+        has read every news.link message there is; `drained`: nothing can reach it before what
+        is held (all of it goes, earliest first)."""
         out, self._now = self._now, []
         while self.held:
             first = self._first()
-            if self.held <= self.limit and not self._sure(first[0], now, caught_up):
+            if not drained and self.held <= self.limit and not self._sure(first[0], now, caught_up):
                 break
             out.append(heapq.heappop(first).item)
             self.held -= 1

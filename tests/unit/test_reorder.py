@@ -109,3 +109,11 @@ def test_clear_drops_everything_held() -> None:
     order.push(2, _key(4), 4, now=0.0)
     assert order.ready(0.0) == [1, 2]  # 3 and 4 wait for partition 0, which sent lately
     assert order.clear() == [3, 4] and order.held == 0 and order.ready(0.0) == []
+
+
+def test_when_nothing_can_come_first_everything_held_goes_at_once() -> None:
+    order: Reorder[int] = Reorder(settle=0.25, partitions=3)
+    order.push(0, _key(5), 5, now=0.0)
+    order.push(1, _key(3), 3, now=0.0)
+    assert order.ready(0.0) == []  # partition 2 has sent nothing: it may be about to
+    assert order.ready(0.0, drained=True) == [3, 5]  # the worker knows it has nothing coming
