@@ -19,6 +19,7 @@ import time
 import traceback
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import Callable, MutableMapping
 from typing import Any, Protocol
 
@@ -138,10 +139,10 @@ class Stages:
         # agent (the consumer fetches news.link again only once it has handed out what it
         # fetched of news.raw, so its idea of news.link's end can be a second old).
         self.origin = uuid.uuid4().hex.encode()
-        self._sent = self._got = 0
+        self._sent: Counter[int] = Counter()  # news.raw partition -> sent to news.link
+        self._got: Counter[int] = Counter()  # ...and read back
         # news.raw: the partitions the consumer holds, and the last offset enriched of each
         self.raw_assignment: Callable[[], set[Any]] = set
-        self.raw_partitions = 0  # how many news.raw has
         self._enriched: dict[Any, int] = {}
         self._linking = asyncio.Lock()  # the agent and its ticker take turns
         # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may
@@ -176,7 +177,8 @@ class Stages:
         self._linker = None
         self._generation += 1
         self.reorder.clear()  # not acknowledged: faust delivers them again after the rebalance
-        self._sent = self._got = 0
+        self._sent.clear()
+        self._got.clear()
         self._enriched.clear()
 
     async def enrich(self, event: Any) -> None:
@@ -202,7 +204,7 @@ class Stages:
             return
         source = {SOURCE_HEADER: str(event.message.partition).encode(), ORIGIN_HEADER: self.origin}
         if await self.forward(event, "link", [(doc.id, doc.to_bytes(), source)]):
-            self._sent += 1
+            self._sent[event.message.partition] += 1
 
     async def link_stream(self, stream: Any) -> None:
         """The link agent: each article is held until the merge lets it go (reorder.py), linked,
@@ -226,10 +228,12 @@ class Stages:
             await stream.ack(event)
             return
         self._read = (event.message.tp, event.message.offset)
-        self._got += _header(event, ORIGIN_HEADER) == self.origin
+        partition = _source(event)
+        if partition is not None and _header(event, ORIGIN_HEADER) == self.origin:
+            self._got[partition] += 1
         key = (doc.ingested_at.isoformat(), doc.id)
         item = (event, doc, stream, self._generation)
-        self.reorder.push(_source(event), key, item, time.monotonic())
+        self.reorder.push(partition, key, item, time.monotonic())
         await self.release()
 
     async def _tick(self) -> None:
@@ -244,9 +248,8 @@ class Stages:
     async def release(self) -> None:
         """Link and acknowledge what the merge lets go, in its order."""
         async with self._linking:
-            caught_up = self.caught_up()
-            drained = caught_up and self.reorder.held > 0 and self.drained()
-            ready = self.reorder.ready(time.monotonic(), caught_up, drained)
+            coming = self.coming() if self.reorder.held else {}
+            ready = self.reorder.ready(time.monotonic(), self.caught_up(), coming)
             for event, doc, stream, generation in ready:
                 if generation != self._generation:
                     continue  # held across a rebalance: faust delivers it again
@@ -260,7 +263,7 @@ class Stages:
     def caught_up(self) -> bool:
         """Has the link agent read every news.link message there is, as far as this worker can
         tell: every one its own enrich agent sent, and up to the end its consumer last saw?"""
-        if self._got < self._sent:
+        if any(self._got[p] < n for p, n in self._sent.items()):
             return False
         if self._read is None:
             return True
@@ -271,21 +274,20 @@ class Stages:
             return True
         return end is None or offset + 1 >= end
 
-    def drained(self) -> bool:
-        """Can nothing reach news.link before what the link agent holds? This worker enriches
-        every news.raw partition and has enriched all its consumer knows of them (a file
-        dropped into a quiet pipeline is then linked at once, not `settle` later)."""
+    def coming(self) -> dict[int, bool]:
+        """Of the news.raw partitions this worker enriches: partition -> is an article of it on
+        its way to the link agent (not yet enriched as far as the consumer knows, or sent and
+        not yet read back)? A partition not enriched since the start is left out (unknown)."""
         try:
-            raw = self.raw_assignment()
-            ends = {tp: self.highwater(tp) for tp in raw}
+            ends = {tp: self.highwater(tp) for tp in self.raw_assignment()}
         except Exception:  # the consumer is being replaced (rebalance, stop)
-            return False
-        if not raw or len(raw) < self.raw_partitions:
-            return False  # another worker enriches some: what it is doing is not known here
-        return all(
-            end is not None and tp in self._enriched and self._enriched[tp] + 1 >= end
+            return {}
+        return {
+            tp.partition: self._enriched[tp] + 1 < end
+            or self._got[tp.partition] < self._sent[tp.partition]
             for tp, end in ends.items()
-        )
+            if end is not None and tp in self._enriched
+        }
 
     async def link(self, event: Any, doc: EnrichedArticle) -> None:
         try:
@@ -364,7 +366,6 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     stages.raw_assignment = lambda: {
         tp for tp in app.consumer.assignment() if tp.topic == k.raw_topic
     }
-    stages.raw_partitions = k.partitions
 
     async def enrich(stream: Any) -> None:
         async for event in stream.events():

@@ -12,17 +12,21 @@ when every partition has one held (none can send an earlier one), or when it has
 seconds, and either the link agent has read all of news.link there is (`caught_up`) or `QUIET`
 articles came from the others since (a partition that has not sent for a while may be about to:
 a burst's first article waits for the others; time alone is not enough, since the agent's event
-loop can be busy enriching while news.link fills). A single file dropped into a quiet pipeline
-waits `settle`, unless the worker can tell that nothing can come before it (`drained`: it
-enriches every partition and has sent on all it read); a backlog's articles wait for one
-another. More than `limit` held (one worker far ahead of another): the earliest go, and the
-order is then best-effort, memory bounded.
+loop can be busy enriching while news.link fills). Of the partitions its own worker enriches,
+the link agent knows more than the clock tells (`coming`): one with articles not yet enriched or
+not yet read back is waited for however long it is silent (faust hands the enrich agent a
+partition's fetched records one after another, so a partition can be silent for a second in the
+middle of a backlog), one with none is not waited for at all. A single file dropped into a quiet
+pipeline run by one worker is linked at once; a backlog's articles wait for one another. More
+than `limit` held (one worker far ahead of another): the earliest go, and the order is then
+best-effort, memory bounded.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
@@ -67,14 +71,18 @@ class Reorder(Generic[T]):
         self._last[partition] = (now, self._arrivals)
         self.held += 1
 
-    def ready(self, now: float, caught_up: bool = True, drained: bool = False) -> list[T]:
+    def ready(
+        self, now: float, caught_up: bool = True, coming: Mapping[int, bool] | None = None
+    ) -> list[T]:
         """The items that may go now, in the order to process them. `caught_up`: the link agent
-        has read every news.link message there is; `drained`: nothing can reach it before what
-        is held (all of it goes, earliest first)."""
+        has read every news.link message there is. `coming`: what the worker knows of the
+        partitions it enriches itself: partition -> whether an article of it is on its way (not
+        yet enriched, or sent and not yet read back); the others are judged by the clock."""
         out, self._now = self._now, []
+        known = coming or {}
         while self.held:
             first = self._first()
-            if not drained and self.held <= self.limit and not self._sure(first[0], now, caught_up):
+            if self.held <= self.limit and not self._sure(first[0], now, caught_up, known):
                 break
             out.append(heapq.heappop(first).item)
             self.held -= 1
@@ -83,14 +91,20 @@ class Reorder(Generic[T]):
     def _first(self) -> list[Held[T]]:
         return min((q for q in self._queues.values() if q), key=lambda q: q[0][:2])
 
-    def _sure(self, head: Held[T], now: float, caught_up: bool) -> bool:
+    def _sure(self, head: Held[T], now: float, caught_up: bool, coming: Mapping[int, bool]) -> bool:
         """Can no partition send an article earlier than `head`?"""
-        silent = [self._last[p] for p, q in self._queues.items() if not q]
+        silent = [p for p, q in self._queues.items() if not q]
         if not silent:
             return True  # every partition has one held: the earliest of them is the earliest
-        return head.until <= now and all(
-            when + self.settle <= now and (caught_up or self._arrivals - n >= QUIET)
-            for when, n in silent
+        if any(coming.get(p) for p in silent):
+            return False  # one of them has an article on its way
+        unknown = [self._last[p] for p in silent if p not in coming]
+        return not unknown or (
+            head.until <= now
+            and all(
+                when + self.settle <= now and (caught_up or self._arrivals - n >= QUIET)
+                for when, n in unknown
+            )
         )
 
     def clear(self) -> list[T]:

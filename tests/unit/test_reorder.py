@@ -111,9 +111,16 @@ def test_clear_drops_everything_held() -> None:
     assert order.clear() == [3, 4] and order.held == 0 and order.ready(0.0) == []
 
 
-def test_when_nothing_can_come_first_everything_held_goes_at_once() -> None:
+def test_what_the_worker_knows_of_its_own_partitions_beats_the_clock() -> None:
     order: Reorder[int] = Reorder(settle=0.25, partitions=3)
     order.push(0, _key(5), 5, now=0.0)
     order.push(1, _key(3), 3, now=0.0)
     assert order.ready(0.0) == []  # partition 2 has sent nothing: it may be about to
-    assert order.ready(0.0, drained=True) == [3, 5]  # the worker knows it has nothing coming
+    # the worker enriches all three and has nothing of partition 2 on its way
+    assert order.ready(0.0, coming={0: False, 1: False, 2: False}) == [3, 5]
+    order.push(0, _key(9), 9, now=1.0)
+    order.push(1, _key(8), 8, now=1.0)
+    assert order.ready(1.0, coming={2: False}) == [8]  # then 9 waits for partition 1
+    # partition 1 silent for a minute, but the worker has an article of it not yet enriched
+    assert order.ready(60.0, coming={0: False, 1: True, 2: False}) == []
+    assert order.ready(60.0, coming={0: False, 1: False, 2: False}) == [9]
