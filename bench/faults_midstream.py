@@ -43,7 +43,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="newspipe-faults-"))
     if args.export:
         real = run.load(corpus.write("real", args.docs, tmp / "corpus"))
-        docs = list({d.id: d for d in run.load_export(real, tmp / "export.jsonl")}.values())
+        docs = run.first_of_each(run.load_export(real, tmp / "export.jsonl"))
     else:
         docs = run.load(corpus.write("generated", args.docs, tmp / "corpus"))
     settings = run.phase_env(tmp, "faults")

@@ -143,6 +143,7 @@ class Stages:
         self._got: Counter[int] = Counter()  # ...and read back
         # news.raw: the partitions the consumer holds, and the last offset enriched of each
         self.raw_assignment: Callable[[], set[Any]] = set
+        self.read_offset: Callable[[Any], int | None] = lambda tp: None  # the consumer's
         self._enriched: dict[Any, int] = {}
         self._linking = asyncio.Lock()  # the agent and its ticker take turns
         # An output above 3/4 of the limit is dead-lettered instead of sent: the letter that may
@@ -277,16 +278,19 @@ class Stages:
     def coming(self) -> dict[int, bool]:
         """Of the news.raw partitions this worker enriches: partition -> is an article of it on
         its way to the link agent (not yet enriched as far as the consumer knows, or sent and
-        not yet read back)? A partition not enriched since the start is left out (unknown)."""
+        not yet read back)? Before the agent has enriched anything of a partition, what the
+        consumer has read of it (from its committed offset on) tells."""
         try:
-            ends = {tp: self.highwater(tp) for tp in self.raw_assignment()}
+            ends = {tp: (self.highwater(tp), self.read_offset(tp)) for tp in self.raw_assignment()}
         except Exception:  # the consumer is being replaced (rebalance, stop)
             return {}
         return {
-            tp.partition: self._enriched[tp] + 1 < end
+            tp.partition: (
+                self._enriched[tp] + 1 < end if tp in self._enriched else end > (read or 0)
+            )
             or self._got[tp.partition] < self._sent[tp.partition]
-            for tp, end in ends.items()
-            if end is not None and tp in self._enriched
+            for tp, (end, read) in ends.items()
+            if end is not None
         }
 
     async def link(self, event: Any, doc: EnrichedArticle) -> None:
@@ -363,6 +367,9 @@ def build(settings: Settings) -> tuple[faust.App, Stages]:
     order = Reorder[Any](cfg.reorder_settle, cfg.reorder_limit, k.partitions)
     stages = Stages(Enricher(), members, outputs, message_max_bytes(settings.ingest), cold, order)
     stages.highwater = lambda tp: app.consumer.highwater(tp)
+    # faust's next offset to read of a partition (its committed offset after an assignment),
+    # then the last offset it handed to an agent: no public accessor gives it
+    stages.read_offset = lambda tp: app.consumer._read_offset.get(tp)  # type: ignore[attr-defined]
     stages.raw_assignment = lambda: {
         tp for tp in app.consumer.assignment() if tp.topic == k.raw_topic
     }
