@@ -285,8 +285,8 @@ def enrich_workers(folder: Path, n: int) -> list[tuple[str, dict[str, str]]]:
 def replay(
     tmp: Path, docs: list[RawArticle], workers: int, expected: Links, name: str = ""
 ) -> dict[str, Any]:
-    """`expected`: the in-process decisions on `docs` in their order, to compare the
-    pipeline's with once it has indexed them all."""
+    """`expected`: the in-process decisions on `docs` in ingestion order (linked_in_order), to
+    compare the pipeline's with once it has indexed them all."""
     phase = name or f"replay-{workers}"
     settings = phase_env(tmp, phase)
     folder = tmp / phase

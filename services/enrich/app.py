@@ -64,7 +64,7 @@ OFFLOAD_CHARS = 64_000
 FETCH_BYTES = 2**20
 # The news.raw partition an enriched article came from, for the link stage's merge (reorder.py).
 SOURCE_HEADER = "raw-partition"
-ORIGIN_HEADER = "enrich-worker"  # which worker sent it (Stages.caught_up)
+ORIGIN_HEADER = "enrich-worker"  # which worker sent it (Stages.caught_up, Stages.coming)
 
 
 def _broker(settings: Settings) -> tuple[str, Any]:
@@ -212,12 +212,14 @@ class Stages:
         then acknowledged, so that an article held or half-done is delivered again after a
         crash, never committed unlinked."""
         stream.enable_acks = False
-        ticker = asyncio.create_task(self._tick())
+        # what waits for the clock is linked by a ticker (none when nothing is held back)
+        ticker = asyncio.create_task(self._tick()) if self.reorder.settle > 0 else None
         try:
             async for event in stream.events():
                 await self.arrive(event, stream)
         finally:
-            ticker.cancel()
+            if ticker is not None:
+                ticker.cancel()
 
     async def arrive(self, event: Any, stream: Any) -> None:
         CONSUMED.labels("link").inc()
@@ -238,7 +240,7 @@ class Stages:
         await self.release()
 
     async def _tick(self) -> None:
-        pause = max(0.01, self.reorder.settle / 5)
+        pause = self.reorder.settle / 5
         while True:
             await asyncio.sleep(pause)
             try:

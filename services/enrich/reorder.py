@@ -7,19 +7,18 @@ the order (earliest-seen by (ingested_at, id)), stories are not: an article join
 among those that exist when it arrives, so the same files gave other stories from run to run.
 
 `Reorder` merges the partitions' streams by (ingested_at, id). The earliest article held goes
-when every partition has one held (none can send an earlier one), or when it has been held for
-`settle` seconds and every partition with nothing held is quiet: it sent nothing for `settle`
-seconds, and either the link agent has read all of news.link there is (`caught_up`) or `QUIET`
-articles came from the others since (a partition that has not sent for a while may be about to:
-a burst's first article waits for the others; time alone is not enough, since the agent's event
-loop can be busy enriching while news.link fills). Of the partitions its own worker enriches,
-the link agent knows more than the clock tells (`coming`): one with articles not yet enriched or
-not yet read back is waited for however long it is silent (faust hands the enrich agent a
-partition's fetched records one after another, so a partition can be silent for a second in the
-middle of a backlog), one with none is not waited for at all. A single file dropped into a quiet
-pipeline run by one worker is linked at once; a backlog's articles wait for one another. More
-than `limit` held (one worker far ahead of another): the earliest go, and the order is then
-best-effort, memory bounded.
+when no partition can still send an earlier one:
+- every partition has one held; or
+- every partition with nothing held has nothing on its way. Of the partitions its own worker
+  enriches, the worker knows (`coming`: articles not yet enriched, or sent and not yet read
+  back). The others are judged by the clock: silent for `settle` seconds, the article held as
+  long, and the link agent caught up with news.link (or `QUIET` articles came from the others
+  since: a partition whose share of a backlog is done). The clock alone is not enough: faust
+  hands the enrich agent a partition's records one batch after another, and fetches news.link
+  again only once it has handed out what it fetched of news.raw, so partitions with articles on
+  their way can be silent for a second.
+More than `limit` held (one worker far ahead of another): the earliest go, the order is then
+best-effort and memory bounded.
 """
 
 from __future__ import annotations
