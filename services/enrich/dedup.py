@@ -15,6 +15,14 @@ other pair shares more than 1 sentence or a quarter of either. The tune parts of
 corpora (real-events, real-xlang, real-topics, real-topics2; 2026-12-01) hold a long re-edited
 copy sharing 4 sentences, a third of its own, and two different reports sharing 2 sentences
 (a quoted statement): 3 shared sentences make a copy whatever their share (link.py).
+
+Containment (the shingles of the shorter article found in the other, estimated from the two
+signatures and sizes) catches a copy cut and lightly edited throughout, whose sentences no longer
+agree. Measured on every tune part and own corpus (2026-12-01; 115 duplicate pairs, 8,528
+others): no pair of different articles reaches 0.25; the re-edited copies of real wire stories
+lie from 0.31 up, but for eight agency write-throughs that share one sentence or none (0.19 and
+under, out of reach of wording). The threshold is 0.45 (link.py), for the estimate's noise
+(about 0.1 at 60 permutations).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from services.enrich.members import CACHE_RECORDS, MemberRecord, MemberStore, me
 from services.enrich.stories import conflicting, event_affinity, story_keys, within_window
 
 NEAR_DUP_JACCARD = 0.5
-NEAR_DUP_CONTAINMENT = 0.8  # a truncated copy: most of its shingles are in the original
+NEAR_DUP_CONTAINMENT = 0.45  # a truncated or re-edited copy (dedup.py gives the margins)
 # A re-edited syndicated copy: whole sentences shared (dedup.py gives the measured margins).
 NEAR_DUP_SENTENCES = 2
 NEAR_DUP_SENTENCE_SHARE = 0.4
