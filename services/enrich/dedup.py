@@ -36,7 +36,6 @@ from typing import NamedTuple
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 from newspipe.text import fold
 
@@ -53,8 +52,19 @@ _SENTENCE_END = re.compile(r"(?<=[.!?\u061f])\s+|\n+")
 # The sentence sketch's hash functions: fixed (stored sketches must stay comparable).
 _MIX = np.random.default_rng(3).integers(0, 2**63, size=(2, SENTENCE_HASHES), dtype=np.uint64)
 _MASKS, _ODD = _MIX[0], _MIX[1] | np.uint64(1)
-# Permutations are drawn once per process (datasketch regenerates them per MinHash otherwise).
-_SCHEME = "affine32"  # datasketch 2.x default; pinned so stored signatures stay comparable
+# The MinHash signature is datasketch 2.x's MinHash (scheme "affine32", seed 1, xxh32 as the hash
+# function), computed here: importing datasketch imports its LSH module and with it scipy, about
+# 50 MB of every worker's memory for a few lines of arithmetic. Each shingle's 32-bit hash is
+# mixed by MurmurHash3's finalizer, then mapped by NUM_PERM affine permutations a * h + b
+# (mod 2^32, `a` odd), and the minimum of each is kept. The permutations are datasketch's, drawn
+# from the same seeded generator, so stored signatures stay comparable;
+# tests/unit/test_members.py checks the two against each other.
+_PERMS = np.random.RandomState(1)
+_PERM_A = _PERMS.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+_PERM_B = _PERMS.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+_FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+_EMPTY = 0xFFFFFFFF  # the value of every position for a body without shingles
+_CHUNK = 8192  # shingles permuted at once: a 4 MB article's ~700k would need 170 MB at once
 
 
 def check_lsh_split(num_perm: int, bands: int, rows: int) -> None:
@@ -68,7 +78,6 @@ def check_lsh_split(num_perm: int, bands: int, rows: int) -> None:
 
 
 check_lsh_split(NUM_PERM, BANDS, ROWS)  # at import: a wrong split never reaches the index
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME)
 
 
 def content_hash(body: str) -> str:
@@ -169,12 +178,16 @@ def signature(body: str, split: list[list[str]] | None = None) -> tuple[list[int
 
 
 def _signature(grams: list[bytes]) -> tuple[list[int], int]:
-    mh = MinHash(
-        num_perm=NUM_PERM,
-        seed=1,
-        permutations=_TEMPLATE.permutations,
-        scheme=_SCHEME,
-        hashfunc=xxhash.xxh32_intdigest,
-    )  # stable across processes, 3x cheaper than sha1
-    mh.update_batch(grams)
-    return [int(v) for v in mh.hashvalues.astype(np.uint32)], len(grams)
+    """The MinHash signature of the shingles (see _PERMS above), and how many there are."""
+    hashed = np.fromiter(map(xxhash.xxh32_intdigest, grams), np.uint32, len(grams))
+    s1, m1, s2, m2 = _FMIX
+    hashed ^= hashed >> s1
+    hashed *= m1
+    hashed ^= hashed >> s2
+    hashed *= m2
+    hashed ^= hashed >> s1
+    sig = np.full(NUM_PERM, _EMPTY, dtype=np.uint32)
+    for at in range(0, len(hashed), _CHUNK):
+        permuted = hashed[at : at + _CHUNK, None] * _PERM_A + _PERM_B  # wraps: mod 2^32
+        np.minimum(sig, permuted.min(axis=0), out=sig)
+    return sig.tolist(), len(grams)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,6 +119,41 @@ def test_lsh_split_covers_the_signature() -> None:
     assert dedup.BANDS * dedup.ROWS == dedup.NUM_PERM
     assert len(dedup.signature("one two three four five six")[0]) == dedup.NUM_PERM
     dedup.check_lsh_split(60, 20, 3)
+
+
+def _datasketch_signature(grams: list[bytes]) -> list[int]:
+    """The signature as datasketch computes it (the library the stored signatures came from)."""
+    import xxhash
+    from datasketch import MinHash  # a test dependency only: it imports scipy
+
+    mh = MinHash(
+        num_perm=dedup.NUM_PERM, seed=1, scheme="affine32", hashfunc=xxhash.xxh32_intdigest
+    )
+    mh.update_batch(grams)
+    return [int(v) for v in mh.hashvalues]
+
+
+@pytest.mark.parametrize("words", [0, 1, 4, 5, 6, 40, 9000, 30000])
+def test_the_signature_is_datasketchs(words: int) -> None:
+    """dedup computes datasketch's MinHash itself (no scipy in the workers): the same values for
+    every size, the empty body and more shingles than one chunk of the computation included."""
+    rng = random.Random(words)
+    vocabulary = [f"w{i}" for i in range(500)] + ["ليبيا", "قوات", "armée", "Haftar's"]
+    body = " ".join(rng.choice(vocabulary) for _ in range(words))
+    grams = dedup.shingles(body)
+    assert words < 40 or len(grams) > 0.5 * words  # enough distinct shingles to mean something
+    assert dedup.signature(body) == (_datasketch_signature(grams), len(grams))
+
+
+def test_the_signature_leaves_the_workers_without_scipy() -> None:
+    """Importing the enrich and link code imports neither datasketch nor scipy (a fresh
+    interpreter: this test process may have imported them already)."""
+    code = (
+        "import sys, services.enrich.app, services.enrich.link; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasketch', 'scipy'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(("bands", "rows"), [(20, 4), (7, 8), (0, 60), (-20, -3)])
