@@ -419,9 +419,9 @@ def table_rocksdb() -> dict[str, int]:
     three 64 MB write buffers, so the worker's RSS would grow with the archive it reads; the
     decoded-record cache in front of the table (members.CACHE_RECORDS) serves the hot reads."""
     return {  # a new dict each time: faust's store takes keys out of the one it is given
-        "write_buffer_size": 16 * 2**20,
+        "write_buffer_size": 8 * 2**20,
         "max_write_buffer_number": 2,
-        "block_cache_size": 32 * 2**20,
+        "block_cache_size": 16 * 2**20,
     }
 
 
