@@ -213,15 +213,21 @@ class BandIndex:
         return vals if newest is None else vals[-newest:]
 
     def merge(self) -> None:
+        """Move the buffer into the sorted arrays: the buffer alone is sorted (stably: a key's
+        ordinals stay in insertion order) and inserted after each key's older entries, so that
+        the arrays are copied once, not concatenated, sorted and gathered (a few times their
+        size at once, which was most of the link worker's peak memory)."""
         if not self.buffer:
             return
         ks = np.fromiter((k for k, vs in self.buffer.items() for _ in vs), dtype=np.uint64)
         vs = np.fromiter((v for vals in self.buffer.values() for v in vals), dtype=np.uint32)
-        keys = np.concatenate([self.keys, ks])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.vals = keys[order], np.concatenate([self.vals, vs])[order]
         self.buffer.clear()
         self.buffered = 0
+        order = np.argsort(ks, kind="stable")
+        ks, vs = ks[order], vs[order]
+        at = np.searchsorted(self.keys, ks, side="right")
+        self.keys = np.insert(self.keys, at, ks)
+        self.vals = np.insert(self.vals, at, vs)
         if self.cold is not None and len(self.keys) > self.hot_entries:
             self._spill()
 
@@ -232,17 +238,22 @@ class BandIndex:
         keep = self.hot_entries // 2
         cut = np.partition(self.vals, len(self.vals) - keep)[len(self.vals) - keep]
         old = self.vals < cut
-        keys = self.keys[old]
+        keys, vals = self.keys[old], self.vals[old]
         if not len(keys):
             return
         firsts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])  # each key's first entry
         lasts = np.r_[firsts[1:], len(keys)]
-        names, values = keys.astype("<u8").tobytes(), self.vals[old].astype("<u4").tobytes()
         cold = self.cold
         for at in range(0, len(firsts), SPILL_CHUNK):  # a few Python ints at a time, not millions
             chunk = slice(at, at + SPILL_CHUNK)
+            lo, hi = int(firsts[at]), int(lasts[chunk][-1])
+            names = keys[lo:hi].astype("<u8").tobytes()  # this chunk's bytes only
+            values = vals[lo:hi].astype("<u4").tobytes()
             for a, b in zip(firsts[chunk].tolist(), lasts[chunk].tolist(), strict=True):
-                name = names[8 * a : 8 * a + 8]
-                cold[name] = (cold.get(name) or b"") + values[4 * a : 4 * b]
+                name = names[8 * (a - lo) : 8 * (a - lo) + 8]
+                cold[name] = (cold.get(name) or b"") + values[4 * (a - lo) : 4 * (b - lo)]
         self.spilled += len(keys)
-        self.keys, self.vals = self.keys[~old], self.vals[~old]
+        del keys, vals
+        young = ~old
+        del old
+        self.keys, self.vals = self.keys[young], self.vals[young]

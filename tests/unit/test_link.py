@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from newspipe.contract import Entity, RawArticle, Source, doc_id
@@ -231,6 +232,32 @@ def test_band_index_get_many_is_the_union_of_the_newest_per_key() -> None:
         for newest in (1, 5, 40, 1000):
             expected = sorted({o for k in keys for o in index.get(k, newest)})
             assert index.get_many(keys, newest).tolist() == expected
+
+
+def test_band_index_merges_keep_keys_sorted_and_each_keys_ordinals_in_order() -> None:
+    """A merge inserts the buffer into the sorted arrays (it no longer re-sorts everything): the
+    arrays stay sorted by key, and a key's ordinals in the order they were filed, the buffer's
+    after the older ones."""
+    from services.enrich import lsh
+
+    rng = random.Random(11)
+    index = lsh.BandIndex()
+    filed: dict[int, list[int]] = {}
+    for ordinal in range(2000):
+        keys = [rng.randrange(300) for _ in range(rng.randint(1, 5))]
+        index.add_many(keys, ordinal)
+        for k in keys:
+            filed.setdefault(k, []).append(ordinal)
+        if rng.random() < 0.03:
+            index.merge()
+    index.merge()
+    assert (index.keys[1:] >= index.keys[:-1]).all()
+    for k, ordinals in filed.items():
+        lo, hi = (
+            np.searchsorted(index.keys, [k, k], side="left")[0],
+            np.searchsorted(index.keys, k, side="right"),
+        )
+        assert index.vals[lo:hi].tolist() == ordinals
 
 
 def test_an_undated_article_is_not_placed_at_its_ingestion_time() -> None:
