@@ -17,12 +17,13 @@ from newspipe.tools.evaluate import evaluate
 from tests.conftest import ROOT
 
 # corpus -> (entity F1, Arabic entity F1, topic micro-F1, off-track F1, near-dup F1, story F1)
-# Set 2026-12-01 (third round), each just under the figure measured then (`newspipe eval`).
+# Set 2026-12-01 (third round), each just under the figure measured then (`newspipe eval`); the
+# ones the fourth quality round raised (ADR 0011) raised with them.
 FLOORS = {
     "real": (0.92, 0.89, 0.88, 0.99, 0.99, 0.89),
     "real/blind": (0.89, 0.86, 0.83, 0.99, 0.79, 0.76),
-    "real-wire": (0.93, 0.87, 0.80, 0.88, 0.85, 0.95),
-    "real-wire/blind": (0.88, 0.92, 0.69, 0.59, 0.56, 0.86),
+    "real-wire": (0.93, 0.87, 0.80, 0.88, 0.90, 0.97),
+    "real-wire/blind": (0.88, 0.92, 0.69, 0.59, 0.66, 0.86),
     "real-events": (0.93, 0.91, 0.89, 0.85, 0.99, 0.76),
     "real-events/blind": (0.85, 0.85, 0.80, 0.79, 0.79, 0.51),
     # On/off-track boundary cases, one story each (no copy or story pairs to score).
@@ -38,7 +39,7 @@ FLOORS = {
     # Every topic in everyday wordings, many Arabic articles (few copy pairs: real-topics2's
     # blind part has none, so its near-duplicate F1 is 0 by definition).
     "real-topics": (0.87, 0.83, 0.73, 0.92, 0.99, 0.95),
-    "real-topics/blind": (0.82, 0.79, 0.63, 0.49, 0.99, 0.72),
+    "real-topics/blind": (0.83, 0.81, 0.63, 0.49, 0.99, 0.72),
     "real-topics2": (0.88, 0.88, 0.73, 0.70, 0.66, 0.58),
     "real-topics2/blind": (0.85, 0.79, 0.75, 0.99, 0.0, 0.32),
 }
