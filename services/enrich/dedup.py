@@ -54,7 +54,7 @@ _MIX = np.random.default_rng(3).integers(0, 2**63, size=(2, SENTENCE_HASHES), dt
 _MASKS, _ODD = _MIX[0], _MIX[1] | np.uint64(1)
 # The MinHash signature is datasketch 2.x's MinHash (scheme "affine32", seed 1, xxh32 as the hash
 # function), computed here: importing datasketch imports its LSH module and with it scipy, about
-# 50 MB of every worker's memory for a few lines of arithmetic. Each shingle's 32-bit hash is
+# 40 MB of every worker's memory for a few lines of arithmetic. Each shingle's 32-bit hash is
 # mixed by MurmurHash3's finalizer, then mapped by NUM_PERM affine permutations a * h + b
 # (mod 2^32, `a` odd), and the minimum of each is kept. The permutations are datasketch's, drawn
 # from the same seeded generator, so stored signatures stay comparable;
