@@ -253,10 +253,8 @@ def test_band_index_merges_keep_keys_sorted_and_each_keys_ordinals_in_order() ->
     index.merge()
     assert (index.keys[1:] >= index.keys[:-1]).all()
     for k, ordinals in filed.items():
-        lo, hi = (
-            np.searchsorted(index.keys, [k, k], side="left")[0],
-            np.searchsorted(index.keys, k, side="right"),
-        )
+        lo = np.searchsorted(index.keys, k, side="left")
+        hi = np.searchsorted(index.keys, k, side="right")
         assert index.vals[lo:hi].tolist() == ordinals
 
 
