@@ -128,6 +128,14 @@ class ByteStore(Protocol):
 HOT_ENTRIES = 4_000_000
 SPILL_CHUNK = 65_536  # keys moved per step of a spill
 
+# Which keys the cold store holds, as a bloom filter in memory (two bits a key, 2^27 bits:
+# 16 MB, made at the first spill): most lookups ask for keys it does not hold, and rocksdb took
+# ~12 us to say so (its own filters sit in its read cache, one per file), ~0.8 ms an article of
+# 68 keys. False positives (~4 % at 14M keys, a million generated articles) only cost a read;
+# there are no false negatives, so the answers are the same.
+FILTER_BITS = 27
+_FILTER_MULTIPLIERS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
 
 class BandIndex:
     """Band key -> member ordinals, oldest first.
@@ -145,6 +153,7 @@ class BandIndex:
         self.buffered = 0
         self.cold, self.hot_entries = cold, hot_entries
         self.spilled = 0  # entries moved to the cold store so far
+        self.on_disk = np.zeros(0, dtype=np.uint64)  # the filter of the keys moved there (words)
 
     def add(self, key: int, ordinal: int) -> None:
         self.add_many([key], ordinal)
@@ -175,7 +184,7 @@ class BandIndex:
         # A stable sort keeps each key's ordinals in insertion order, and the buffer is newer.
         hot = [int(v) for v in self.vals[lo:hi]] + out if hi > lo else list(out)
         need = (newest - held) if newest is not None else None
-        if self.spilled and (need is None or need > 0):
+        if self.spilled and (need is None or need > 0) and self._maybe_on_disk([key])[0]:
             older: list[int] = self._cold(key, need).tolist()
             return older + hot
         return hot
@@ -198,10 +207,19 @@ class BandIndex:
         parts = [stored, np.array(recent, dtype=np.uint32)]
         if self.spilled:  # keys of which memory holds fewer than `newest`: the rest on disk
             short = newest - (hi - first + held)
-            parts += [
-                self._cold(k, int(n)) for k, n in zip(keys, short.tolist(), strict=True) if n > 0
-            ]
+            ask = np.flatnonzero((short > 0) & self._maybe_on_disk(ks))
+            parts += [self._cold(keys[i], int(short[i])) for i in ask.tolist()]
         return np.unique(np.concatenate(parts))
+
+    def _maybe_on_disk(self, keys: np.ndarray | list[int]) -> np.ndarray:
+        """False for each key the cold store surely does not hold (the filter of _spill)."""
+        ks = np.asarray(keys, dtype=np.uint64)
+        found = np.ones(len(ks), dtype=bool)
+        for slot in _filter_slots(ks):
+            found &= (self.on_disk[slot >> np.uint64(6)] >> (slot & np.uint64(63))) & np.uint64(
+                1
+            ) > 0
+        return found
 
     def _cold(self, key: int, newest: int | None) -> np.ndarray:
         """The ordinals of `key` in the cold store, the `newest` ones if given."""
@@ -243,6 +261,12 @@ class BandIndex:
             return
         firsts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])  # each key's first entry
         lasts = np.r_[firsts[1:], len(keys)]
+        if not len(self.on_disk):
+            self.on_disk = np.zeros(2**FILTER_BITS // 64, dtype=np.uint64)
+        for slot in _filter_slots(keys[firsts]):
+            np.bitwise_or.at(
+                self.on_disk, slot >> np.uint64(6), np.uint64(1) << (slot & np.uint64(63))
+            )
         cold = self.cold
         for at in range(0, len(firsts), SPILL_CHUNK):  # a few Python ints at a time, not millions
             chunk = slice(at, at + SPILL_CHUNK)
@@ -257,3 +281,10 @@ class BandIndex:
         young = ~old
         del old
         self.keys, self.vals = self.keys[young], self.vals[young]
+
+
+def _filter_slots(keys: np.ndarray) -> list[np.ndarray]:
+    """The filter's bits for `keys` (uint64): multiplicative hashes, as keys need not be
+    uniform (band and sentence keys are xxh64 values; tests file small integers)."""
+    shift = np.uint64(64 - FILTER_BITS)
+    return [(keys * m) >> shift for m in _FILTER_MULTIPLIERS]

@@ -613,6 +613,37 @@ def test_band_index_answers_the_same_with_its_older_entries_on_disk() -> None:
     assert len(spilling.keys) <= 40  # memory holds the newest entries only
 
 
+def test_band_index_asks_the_cold_store_only_for_keys_it_may_hold() -> None:
+    """Most lookups ask for keys that were never moved to disk: the filter of spilled keys
+    answers them in memory, and only keys it may hold reach the store (all that it does hold)."""
+    from services.enrich import lsh
+
+    class Counting(dict[bytes, bytes]):
+        asked = 0
+
+        def get(self, key: bytes, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+            self.asked += 1
+            return super().get(key, default)
+
+    rng = np.random.default_rng(3)
+    filed = rng.integers(0, 2**63, 3000, dtype=np.uint64).tolist()
+    cold = Counting()
+    index = lsh.BandIndex(cold, hot_entries=1000)
+    for ordinal in range(0, 3000, 10):
+        index.add_many(filed[ordinal : ordinal + 10], ordinal)
+    index.merge()
+    assert index.spilled >= 2000 and len(cold) == index.spilled  # one entry per unique key
+    on_disk = [k for k in filed if k.to_bytes(8, "little") in cold]
+    never = rng.integers(0, 2**63, 2000, dtype=np.uint64).tolist()
+    cold.asked = 0
+    assert len(index.get_many(never, 5)) == 0
+    assert cold.asked <= 2  # 2,000 absent keys: none read (a false positive or two at most)
+    cold.asked = 0
+    got = index.get_many(on_disk[:500], 5)
+    assert cold.asked == 500 and len(got) == len({filed.index(k) // 10 * 10 for k in on_disk[:500]})
+    assert index.get(on_disk[0]) == [filed.index(on_disk[0]) // 10 * 10]
+
+
 def test_a_linker_with_a_tiny_memory_decides_as_one_that_holds_everything(
     enricher: Enricher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
