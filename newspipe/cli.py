@@ -625,6 +625,39 @@ def calibrate_topics_cmd(labels: tuple[Path, ...]) -> None:
             click.echo(f"{row['topic']:<24} tp/fp/fn {row['tp_fp_fn']} micro-F1 {row['f1']:.3f}")
 
 
+@main.command("train-topics")
+@click.argument("labels", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="where to write the model (default: the knowledge pack's, topics.yaml `model.file`)",
+)
+def train_topics_cmd(labels: tuple[Path, ...], out: Path | None) -> None:
+    """Train the topics' text model on labelled tune corpora (LABELS, default the pack's
+    `model.trained_on`, from the repository's root; never a blind or sealed part, nor a tune
+    article one of them also holds) and write it into the knowledge pack. Needs the dev
+    dependencies (scikit-learn)."""
+    from newspipe.tools.train_topics import BlindRefused, examples, train
+    from services.enrich.knowledge import PACK_DIR, read_yaml
+
+    spec = read_yaml((PACK_DIR / "topics.yaml").read_text("utf-8")).get("model") or {}
+    chosen = list(labels) or [Path(p) for p in spec.get("trained_on", [])]
+    if not chosen:
+        raise click.UsageError("no labels given, and the pack lists none (model.trained_on)")
+    try:
+        texts, targets, skipped = examples(chosen, Path.cwd())
+    except BlindRefused as exc:
+        raise click.UsageError(str(exc)) from exc
+    model = train(texts, targets)
+    path = out or PACK_DIR / spec.get("file", "topic-model.npz")
+    model.save(path)
+    click.echo(f"{len(texts)} articles ({skipped} left out: also in a blind or sealed part)")
+    for topic in model.topics:
+        click.echo(f"  {topic:<24} {sum(topic in t for t in targets):>4} labelled")
+    click.echo(f"written: {path}")
+
+
 @main.command("eval-formats")
 @click.argument("folders", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--misses", is_flag=True, help="list every miss")

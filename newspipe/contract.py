@@ -122,6 +122,9 @@ class Topic(_Model):
     id: str
     score: float
     evidence: list[str]
+    model: float | None = Field(
+        default=None, description="the text model's probability, when the pack has one"
+    )
 
 
 class Relevance(_Model):

@@ -2,7 +2,8 @@
 
 The articles are enriched once; then, for every topic and every candidate threshold (the others
 held at their present values), the tags are recomputed as the pipeline gives them (the threshold,
-then the relevance rule's withholding) and scored against the labels, pooled over all the corpora
+blended with the text model's probability when the pack has one, then the relevance rule's
+withholding) and scored against the labels, pooled over all the corpora
 given. It prints each topic's present and best threshold with their P/R/F1; the taxonomy file is
 edited by hand. Blind parts (a path with a `blind` folder) are refused: they are scored, never
 tuned on.
@@ -61,7 +62,7 @@ def _tally(rows: list[_Row], thresholds: dict[str, float], enricher: Enricher) -
     out: Counter[str] = Counter()
     rule = enricher.relevance
     for row in rows:
-        tagged = [t for t in row.scored if t.score >= thresholds.get(t.id, float("inf"))]
+        tagged = enricher.tagger.passing(row.scored, thresholds)  # with the text model's blend
         if rule is not None and row.counts is not None:
             tagged = rule.decide(row.counts, row.scored, tagged)[1]
         out.update(topic_counts({t.id for t in tagged}, set(row.gold)))

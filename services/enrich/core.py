@@ -18,7 +18,13 @@ from newspipe.text import fold, search_text_folded, titled
 from services.enrich import dedup
 from services.enrich.entities import find_mentions, to_entities
 from services.enrich.events import event_features
-from services.enrich.knowledge import PACK_DIR, load_gazetteer, load_lexicon, load_topics
+from services.enrich.knowledge import (
+    PACK_DIR,
+    load_gazetteer,
+    load_lexicon,
+    load_topic_model,
+    load_topics,
+)
 from services.enrich.newnames import find_new_names
 from services.enrich.relevance import RelevanceRule
 from services.enrich.topics import Tagger, lead_end
@@ -28,7 +34,7 @@ class Enricher:
     def __init__(self, pack_dir: Path = PACK_DIR) -> None:
         self.gaz = load_gazetteer(pack_dir)
         self.lexicon = load_lexicon(pack_dir)
-        self.tagger = Tagger(load_topics(pack_dir))
+        self.tagger = Tagger(load_topics(pack_dir), *load_topic_model(pack_dir))
         rule = pack_dir / "relevance.yaml"
         self.relevance = RelevanceRule.load(rule) if rule.exists() else None  # None: no verdict
         self.kinds = {e.id: e.attributes.get("kind", "") for e in self.gaz.entities.values()}

@@ -13,6 +13,7 @@ import yaml
 
 from newspipe.text import TOKEN, fold
 from services.enrich.names import ARTICLES, is_acronym, name_key, strict_key
+from services.enrich.topicmodel import Blend, TopicModel
 
 PACK_DIR = Path(__file__).resolve().parent / "knowledge"
 # libyaml's loader when PyYAML has it (10x faster: the pack loads at every worker start), the same
@@ -124,6 +125,17 @@ def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FI
 def load_topics(pack_dir: Path = PACK_DIR) -> list[dict[str, Any]]:
     path = pack_dir / "topics.yaml"
     return list(read_yaml(path.read_text("utf-8"))["topics"]) if path.exists() else []
+
+
+def load_topic_model(pack_dir: Path = PACK_DIR) -> tuple[TopicModel | None, Blend | None]:
+    """The text model of the topics and its blend with the rules (topics.yaml, `model`), or
+    (None, None) when the pack has none."""
+    path = pack_dir / "topics.yaml"
+    spec = (read_yaml(path.read_text("utf-8")) or {}).get("model") if path.exists() else None
+    if not spec or not (pack_dir / spec["file"]).exists():
+        return None, None
+    blend = Blend(float(spec["rules_weight"]), float(spec["threshold"]))
+    return TopicModel.load(pack_dir / spec["file"]), blend
 
 
 def load_lexicon(pack_dir: Path = PACK_DIR) -> dict[str, frozenset[str]]:

@@ -1,6 +1,8 @@
 """Topic tagging from the taxonomy (knowledge/topics.yaml): phrases (en/ar/fr) and entity cues,
 weighted by where they occur (title 2x, lead 1.5x), repeats adding a little (log). A tag is kept
-when its score reaches the tag's threshold; its evidence is the phrases and entities that scored."""
+when its score reaches the tag's threshold; its evidence is the phrases and entities that scored.
+With a text model in the pack (topicmodel.py), each scored topic also records the model's
+probability, and the tag is kept on the blend of the two."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import ahocorasick
 
 from newspipe.contract import Entity, Topic
 from newspipe.text import fold, is_arabic, paragraph_end, titled
+from services.enrich.topicmodel import Blend, TopicModel
 
 TITLE_FACTOR, LEAD_FACTOR, BODY_FACTOR = 2.0, 1.5, 1.0
 REPEAT_BONUS = 0.3  # each e-fold of repeats adds 30 % of the phrase's weight
@@ -27,7 +30,16 @@ class Cue:
 
 
 class Tagger:
-    def __init__(self, taxonomy: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        taxonomy: list[dict[str, Any]],
+        model: TopicModel | None = None,
+        blend: Blend | None = None,
+    ) -> None:
+        """`model` and `blend`: the text model and how it weighs against the rules (both or
+        neither); without them a tag is its score reaching the threshold."""
+        self.model: TopicModel | None = model if blend is not None else None
+        self.blend: Blend | None = blend if model is not None else None
         self.thresholds = {t["id"]: float(t.get("threshold", 3.0)) for t in taxonomy}
         self.entity_cues: dict[str, list[tuple[str, float]]] = defaultdict(list)
         self.auto = ahocorasick.Automaton()
@@ -52,9 +64,21 @@ class Tagger:
         """The topics whose score reaches their threshold, best first."""
         return self.passing(self.scores(title, body, entities))
 
-    def passing(self, scored: list[Topic]) -> list[Topic]:
-        """The scored topics that reach their threshold (the article's tags), order kept."""
-        return [t for t in scored if t.score >= self.thresholds.get(t.id, math.inf)]
+    def passing(
+        self, scored: list[Topic], thresholds: dict[str, float] | None = None
+    ) -> list[Topic]:
+        """The scored topics that reach their threshold, or with a model the blend's (the
+        article's tags), order kept. `thresholds`: others than the taxonomy's (calibration)."""
+        blend, limits = self.blend, self.thresholds if thresholds is None else thresholds
+        return [
+            t
+            for t in scored
+            if (
+                blend.keeps(t.score, limits[t.id], t.model)
+                if blend is not None and t.model is not None and t.id in limits
+                else t.score >= limits.get(t.id, math.inf)
+            )
+        ]
 
     def scores(self, title: str | None, body: str, entities: list[Entity]) -> list[Topic]:
         """Every topic with any evidence, with its score (below its threshold too), best first."""
@@ -83,8 +107,12 @@ class Tagger:
             for topic, w in self.entity_cues.get(ent.id, ()):
                 scores[topic] += w * (1 + REPEAT_BONUS * math.log(ent.count))
                 evidence[topic].append(ent.name)
+        probs = self.model.probabilities(text) if self.model is not None and scores else {}
         return sorted(
-            (Topic(id=t, score=round(s, 2), evidence=evidence[t]) for t, s in scores.items()),
+            (
+                Topic(id=t, score=round(s, 2), evidence=evidence[t], model=probs.get(t))
+                for t, s in scores.items()
+            ),
             key=lambda t: -t.score,
         )
 

@@ -146,11 +146,13 @@ def test_the_signature_is_datasketchs(words: int) -> None:
 
 
 def test_the_signature_leaves_the_workers_without_scipy() -> None:
-    """Importing the enrich and link code imports neither datasketch nor scipy (a fresh
-    interpreter: this test process may have imported them already)."""
+    """Importing the enrich and link code and loading the knowledge pack (the topics' text model
+    included) imports neither datasketch, scipy nor scikit-learn (a fresh interpreter: this test
+    process may have imported them already)."""
     code = (
-        "import sys, services.enrich.app, services.enrich.link; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasketch', 'scipy'}))"
+        "import sys, services.enrich.app, services.enrich.link, services.enrich.core as c; "
+        "assert c.Enricher().tagger.model is not None; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'datasketch', 'scipy', 'sklearn'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -1,0 +1,99 @@
+"""The topics' text model (services/enrich/topicmodel.py) and its training
+(newspipe/tools/train_topics.py): features, the blend with the rules, and the committed model
+being what `newspipe train-topics` makes of the committed labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from newspipe.text import fold
+from newspipe.tools.train_topics import BlindRefused, examples, held_out, train
+from services.enrich.knowledge import PACK_DIR, load_topic_model, load_topics, read_yaml
+from services.enrich.topicmodel import BITS, Blend, TopicModel, features
+from services.enrich.topics import Tagger
+from tests.conftest import ROOT
+
+
+def test_features_are_the_texts_ngrams_whatever_its_spacing() -> None:
+    ids, tf = features(fold("Le cessez-le-feu  tient\n\nà Syrte"))
+    again, tf_again = features(fold("Le cessez-le-feu tient à Syrte"))
+    assert ids.tolist() == again.tolist() and tf.tolist() == tf_again.tolist()
+    assert (np.diff(ids) > 0).all() and ids.min() >= 0 and ids.max() < 2**BITS
+    # " la la la ": 3-grams " la", "la ", "a l" (x3, x3, x2); 5-grams " la l", "la la", "a la "
+    # (x2, x2, x2): six distinct n-grams, in at most six buckets, counted 1 + log(count)
+    ids, tf = features("la  la\nla")
+    assert len(ids) == 6  # no two of them share a bucket
+    assert np.allclose(sorted(tf), [1 + np.log(2)] * 4 + [1 + np.log(3)] * 2)
+    assert len(features("")[0]) == 0  # no 3-gram in "  "
+
+
+def test_the_blend_weighs_the_rules_score_against_the_probability() -> None:
+    blend = Blend(rules_weight=0.6, threshold=0.4)
+    assert blend.keeps(score=6.0, threshold=3.0, probability=0.0)  # twice the threshold: kept
+    assert not blend.keeps(score=3.0, threshold=3.0, probability=0.2)  # at it, unlike any text
+    assert blend.keeps(score=3.0, threshold=3.0, probability=0.25)
+    assert blend.keeps(score=2.0, threshold=3.0, probability=0.55)  # under it, a typical text
+    assert not blend.keeps(score=2.0, threshold=3.0, probability=0.45)
+    assert not blend.keeps(score=0.0, threshold=3.0, probability=1.0 - 1e-9)  # never alone
+
+
+def test_the_tagger_records_the_probability_it_decided_with() -> None:
+    model, blend = load_topic_model()
+    assert model is not None and blend is not None
+    tagger = Tagger(load_topics(), model, blend)
+    text = fold(
+        "Libya's 5+5 Joint Military Commission met in Sirte to discuss the ceasefire and the "
+        "withdrawal of mercenaries and foreign forces."
+    )
+    scored = tagger.scores_folded(text, 0, [])
+    probs = model.probabilities(text)
+    assert scored and all(t.model == probs[t.id] for t in scored)
+    kept = {t.id for t in tagger.passing(scored)}
+    assert kept == {
+        t.id for t in scored if blend.keeps(t.score, tagger.thresholds[t.id], probs[t.id])
+    }
+    assert "jmc-5plus5" in kept
+    plain = Tagger(load_topics())  # no model: the rules' thresholds alone
+    assert {t.id for t in plain.passing(plain.scores_folded(text, 0, []))} == {
+        t.id for t in scored if t.score >= tagger.thresholds[t.id]
+    }
+
+
+def _training_labels() -> list[Path]:
+    """The pack's `model.trained_on`: what `newspipe train-topics` trains on by default."""
+    spec = read_yaml((PACK_DIR / "topics.yaml").read_text("utf-8"))["model"]
+    assert spec["file"] == "topic-model.npz"
+    return [ROOT / p for p in spec["trained_on"]]
+
+
+def test_the_committed_model_is_what_training_makes_of_the_committed_labels(
+    tmp_path: Path,
+) -> None:
+    """Retrained from the tune parts and the gold set (topics.yaml's `model.trained_on`), the
+    model gives the committed model's probabilities (weights are stored as float16)."""
+    texts, targets, skipped = examples(_training_labels(), ROOT)
+    assert len(texts) > 350 and skipped >= 1
+    model = train(texts, targets)
+    model.save(tmp_path / "m.npz")
+    fresh, committed = (
+        TopicModel.load(tmp_path / "m.npz"),
+        TopicModel.load(PACK_DIR / "topic-model.npz"),
+    )
+    assert fresh.topics == committed.topics
+    for text in texts[::25]:
+        a, b = fresh.probabilities(text), committed.probabilities(text)
+        assert max(abs(a[t] - b[t]) for t in a) <= 0.01, (a, b)
+
+
+def test_training_never_sees_a_blind_text() -> None:
+    with pytest.raises(BlindRefused):
+        examples([ROOT / "tests/data/real/blind/labels.yaml"], ROOT)
+    with pytest.raises(BlindRefused):
+        examples([ROOT / "tests/data/real-sealed/part1/labels.yaml"], ROOT)
+    urls, digests = held_out(ROOT / "tests/data")
+    assert len(urls) > 200 and len(digests) > 200
+    _, _, skipped = examples(_training_labels(), ROOT)
+    assert skipped >= 3  # tune pages a blind or sealed part also holds (picked twice)
