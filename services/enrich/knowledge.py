@@ -7,10 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
+from newspipe.contract import EntityType
 from newspipe.text import TOKEN, fold
 from services.enrich.names import ARTICLES, is_acronym, name_key, strict_key
 from services.enrich.topicmodel import Blend, TopicModel
@@ -42,7 +43,7 @@ EntityKey = tuple[str, ...]
 class PackEntity:
     id: str
     name: str
-    type: str
+    type: EntityType  # checked when the pack is loaded
     attributes: dict[str, str]
     context: tuple[str, ...] = ()  # folded cue words that point to this entity near a surname
     default: bool = False  # the pack's stated reading of a shared surname when nothing else tells
@@ -66,10 +67,15 @@ class Gazetteer:
     def add(self, entry: dict[str, Any]) -> None:
         self.cache.clear()
         attrs = {k: str(v) for k, v in (entry.get("attributes") or {}).items()}
+        etype = entry["type"]
+        if etype not in get_args(EntityType):
+            raise ValueError(
+                f"knowledge pack: {entry['id']}: type {etype!r}, not one of {get_args(EntityType)}"
+            )
         ent = PackEntity(
             id=entry["id"],
             name=entry["name"],
-            type=entry["type"],
+            type=etype,
             attributes=attrs,
             context=tuple(fold(c) for c in entry.get("context") or ()),
             default=bool(entry.get("default")),

@@ -167,3 +167,15 @@ def test_a_name_added_to_the_pack_is_matched_at_once() -> None:
     after = {m.entity_id for m in find_mentions(text, gaz)[0]}
     assert "zorblax" not in before and "varnholt" not in before
     assert after - before == {"zorblax", "varnholt"}
+
+
+def test_a_pack_entry_of_an_unknown_type_is_refused_at_load() -> None:
+    """Entities are built from pack entries without validating them again per article, so a type
+    the contract does not know is refused when the pack loads."""
+    from services.enrich.knowledge import Gazetteer
+
+    gaz = Gazetteer()
+    gaz.add({"id": "ok", "name": "Radaa Force", "type": "ORG"})
+    with pytest.raises(ValueError, match="ORGANISATION"):
+        gaz.add({"id": "bad", "name": "Some Body", "type": "ORGANISATION"})
+    assert list(gaz.entities) == ["ok"]
