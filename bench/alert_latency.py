@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import run
+
 from newspipe.tools.watches import add, compile_watch, recent
 from services.ingest.parse import Rejected, parse
 from tests.e2e.test_pipeline import running
@@ -34,6 +36,7 @@ def main() -> None:
     files = [f for d in opts.folders for f in sorted(d.glob("*.txt"))]
     with tempfile.TemporaryDirectory() as tmp, running(Path(tmp)) as pipeline:
         settings = pipeline.settings
+        run.PHASES.append(settings)  # its topics and indices deleted at the end (run.forget)
         add(settings, compile_watch("latency", text="Libya Libye ليبيا"))
         inbox = settings.ingest.inbox
         dropped: dict[str, float] = {}
@@ -64,4 +67,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:  # the run's topics and indices: the bench runs on the user's stack
+        run.forget_phases()

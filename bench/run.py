@@ -143,14 +143,58 @@ def settled_decisions(settings: Settings, wait: float = 60) -> Links:
     return found
 
 
+PHASES: list[Settings] = []  # every phase's settings, until forget_phases() deletes what it made
+
+
 def phase_env(tmp: Path, name: str) -> Settings:
     """Own topics, groups, index and folders for one phase; the Settings they give."""
     folder = tmp / name
     folder.mkdir(parents=True)
     os.environ.update(unique_env(folder))
     settings = Settings()
+    PHASES.append(settings)
     bootstrap.prepare(settings)
     return settings
+
+
+def forget(settings: Settings) -> None:
+    """Delete what one phase made on the servers: its topics and the enrich app's own (changelog,
+    leader), its consumer groups, its indices and index template. The bench runs on the user's
+    stack; before, each phase left three indices and a dozen topics behind (726 indices after a
+    few runs on this machine, whose Elasticsearch then took longer than `stack up` waits to be
+    ready again)."""
+    from kafka import KafkaAdminClient
+
+    es = es_client(settings.es)
+    names = list(es.indices.get(index=f"{settings.es.alias}-*", allow_no_indices=True))
+    names += [settings.alert.watches_index, settings.alert.alerts_index]
+    es.indices.delete(index=names, ignore_unavailable=True, allow_no_indices=True)
+    es.options(ignore_status=404).indices.delete_index_template(name=settings.es.alias)
+    k = settings.kafka
+    own = {k.raw_topic, k.link_topic, k.enriched_topic, k.dlq_topic, k.alerts_topic}
+    admin = KafkaAdminClient(**kafka_client_kwargs(k))
+    try:
+        topics = [
+            t for t in admin.list_topics() if t in own or t.startswith(settings.enrich.app_id)
+        ]
+        if topics:
+            admin.delete_topics(topics)
+        groups = {settings.enrich.app_id, settings.index.group, settings.alert.group}
+        known = {g["group_id"] for g in admin.list_groups()} & groups
+        if known:
+            admin.delete_groups(sorted(known))
+    finally:
+        admin.close()
+
+
+def forget_phases() -> None:
+    """forget() every phase of this run (at its end, failed or not)."""
+    while PHASES:
+        settings = PHASES.pop()
+        try:
+            forget(settings)
+        except Exception as exc:  # the bench's figures stand; say what is left behind
+            print(f"bench: could not delete {settings.es.alias}'s topics and indices: {exc}")
 
 
 def kafka_ceilings(settings: Settings, docs: list[RawArticle]) -> tuple[float, float]:
@@ -533,4 +577,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:  # the phases' topics and indices: the bench runs on the user's stack
+        forget_phases()
