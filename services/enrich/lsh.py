@@ -263,13 +263,12 @@ class BandIndex:
         lasts = np.r_[firsts[1:], len(keys)]
         if not len(self.on_disk):
             self.on_disk = np.zeros(2**FILTER_BITS // 64, dtype=np.uint64)
-        for slot in _filter_slots(keys[firsts]):
-            np.bitwise_or.at(
-                self.on_disk, slot >> np.uint64(6), np.uint64(1) << (slot & np.uint64(63))
-            )
         cold = self.cold
         for at in range(0, len(firsts), SPILL_CHUNK):  # a few Python ints at a time, not millions
             chunk = slice(at, at + SPILL_CHUNK)
+            for slot in _filter_slots(keys[firsts[chunk]]):  # chunked: no 16 MB temporaries
+                bits = np.uint64(1) << (slot & np.uint64(63))
+                np.bitwise_or.at(self.on_disk, slot >> np.uint64(6), bits)
             lo, hi = int(firsts[at]), int(lasts[chunk][-1])
             names = keys[lo:hi].astype("<u8").tobytes()  # this chunk's bytes only
             values = vals[lo:hi].astype("<u4").tobytes()
