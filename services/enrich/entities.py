@@ -330,9 +330,7 @@ def _entity(eid: str, ms: list[Mention], gaz: Gazetteer) -> Entity:
     pe = gaz.entities[eid]
     attrs = dict(pe.attributes)
     attrs["matched_by"] = ",".join(hows)
-    # Built from the pack's checked entries, ~16 an article: not validated again (the article
-    # that holds them is checked as a whole when it is read back).
-    return Entity.model_construct(
+    return Entity(
         id=eid,
         name=pe.name,
         type=pe.type,

@@ -110,9 +110,7 @@ class Tagger:
         probs = self.model.probabilities(text) if self.model is not None and scores else {}
         return sorted(
             (
-                Topic.model_construct(  # typed here, checked with the article
-                    id=t, score=round(s, 2), evidence=evidence[t], model=probs.get(t)
-                )
+                Topic(id=t, score=round(s, 2), evidence=evidence[t], model=probs.get(t))
                 for t, s in scores.items()
             ),
             key=lambda t: -t.score,
