@@ -609,7 +609,8 @@ def eval_cmd(
 def calibrate_topics_cmd(labels: tuple[Path, ...]) -> None:
     """Sweep each topic's threshold on labelled tune corpora (never a blind part) and print the
     present and the best threshold with tp/fp/fn and F1; edit topics.yaml by hand."""
-    from newspipe.tools.calibrate import BlindRefused, calibrate
+    from newspipe.tools.calibrate import calibrate
+    from newspipe.tools.evaluate import BlindRefused
 
     try:
         rows = calibrate(list(labels))
@@ -638,10 +639,11 @@ def train_topics_cmd(labels: tuple[Path, ...], out: Path | None) -> None:
     `model.trained_on`, from the repository's root; never a blind or sealed part, nor a tune
     article one of them also holds) and write it into the knowledge pack. Needs the dev
     dependencies (scikit-learn)."""
-    from newspipe.tools.train_topics import BlindRefused, examples, train
-    from services.enrich.knowledge import PACK_DIR, read_yaml
+    from newspipe.tools.evaluate import BlindRefused
+    from newspipe.tools.train_topics import examples, train
+    from services.enrich.knowledge import PACK_DIR, topic_model_spec
 
-    spec = read_yaml((PACK_DIR / "topics.yaml").read_text("utf-8")).get("model") or {}
+    spec = topic_model_spec()
     chosen = list(labels) or [Path(p) for p in spec.get("trained_on", [])]
     if not chosen:
         raise click.UsageError("no labels given, and the pack lists none (model.trained_on)")

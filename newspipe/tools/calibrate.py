@@ -5,8 +5,7 @@ held at their present values), the tags are recomputed as the pipeline gives the
 blended with the text model's probability when the pack has one, then the relevance rule's
 withholding) and scored against the labels, pooled over all the corpora
 given. It prints each topic's present and best threshold with their P/R/F1; the taxonomy file is
-edited by hand. Blind parts (a path with a `blind` folder) are refused: they are scored, never
-tuned on.
+edited by hand. Blind parts and the sealed corpus are refused: they are scored, never tuned on.
 """
 
 from __future__ import annotations
@@ -18,7 +17,13 @@ from pathlib import Path
 
 from newspipe.contract import TOPIC_IDS, Topic
 from newspipe.text import fold, titled
-from newspipe.tools.evaluate import _counted, _prf, labelled_docs, topic_counts
+from newspipe.tools.evaluate import (
+    _counted,
+    _prf,
+    labelled_docs,
+    refuse_held_out,
+    topic_counts,
+)
 from services.enrich.core import Enricher
 
 GRID = tuple(x / 2 for x in range(2, 41))  # 1.0 .. 20.0 by 0.5
@@ -31,16 +36,11 @@ class _Row:
     counts: tuple[int, int] | None  # relevance.located(), None without a rule
 
 
-class BlindRefused(ValueError):
-    pass
-
-
 def _rows(labels: Iterable[Path], enricher: Enricher, root: Path) -> list[_Row]:
     rows = []
     rule = enricher.relevance
     for labels_file in labels:
-        if "blind" in labels_file.parts:
-            raise BlindRefused(f"{labels_file}: a blind part is scored, never tuned on")
+        refuse_held_out(labels_file)
         items, doc_of = labelled_docs(labels_file, root, enricher)
         for item in items:
             if "topics" not in item:

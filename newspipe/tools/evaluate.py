@@ -107,6 +107,26 @@ def evaluate(
     return out
 
 
+class BlindRefused(ValueError):
+    """A blind or sealed part given to a tool that tunes or trains on what it reads."""
+
+
+def is_held_out(labels_file: Path) -> bool:
+    """A blind part (a `blind` folder) or the sealed corpus: scored, never tuned or trained on."""
+    return "blind" in labels_file.parts or "real-sealed" in labels_file.parts
+
+
+def refuse_held_out(labels_file: Path) -> None:
+    if is_held_out(labels_file):
+        raise BlindRefused(f"{labels_file}: a blind or sealed part is scored, never tuned on")
+
+
+def labelled_items(labels_file: Path) -> list[dict[str, Any]]:
+    """The labelled articles of a labels file (a mapping with `articles`, or a bare list)."""
+    labelled = read_yaml(labels_file.read_text("utf-8"))
+    return list(labelled["articles"] if isinstance(labelled, dict) else labelled)
+
+
 def labelled_docs(
     labels_file: Path, root: Path, enricher: Enricher, *, undated: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, EnrichedArticle]]:
@@ -114,7 +134,7 @@ def labelled_docs(
     under `root`): the files parsed, enriched and linked in sorted order."""
     from newspipe.tools.offline import enrich_files
 
-    items = read_yaml(labels_file.read_text("utf-8"))["articles"]
+    items = labelled_items(labels_file)
     files = sorted((root / i["file"] for i in items), key=lambda p: p.name)
     found, ids = enrich_files(files, enricher, undated=undated)
     docs = {d.id: d for d in found}

@@ -21,20 +21,12 @@ import numpy as np
 
 from newspipe.contract import TOPIC_IDS
 from newspipe.text import fold, titled
-from services.enrich.knowledge import read_yaml
+from newspipe.tools.evaluate import is_held_out, labelled_items, refuse_held_out
 from services.enrich.topicmodel import BITS, TopicModel, features, vector
 from services.ingest.parse import Parsed, parse
 
 C = 10.0
 _WHEN = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class BlindRefused(ValueError):
-    pass
-
-
-def _sealed(labels_file: Path) -> bool:
-    return "blind" in labels_file.parts or "real-sealed" in labels_file.parts
 
 
 def held_out(data: Path) -> tuple[set[str], set[str]]:
@@ -43,10 +35,9 @@ def held_out(data: Path) -> tuple[set[str], set[str]]:
     urls: set[str] = set()
     digests: set[str] = set()
     for labels_file in sorted(data.rglob("labels.yaml")):
-        if not _sealed(labels_file):
+        if not is_held_out(labels_file):
             continue
-        labelled = read_yaml(labels_file.read_text("utf-8"))
-        for item in labelled["articles"] if isinstance(labelled, dict) else labelled:
+        for item in labelled_items(labels_file):
             if item.get("url"):
                 urls.add(str(item["url"]))
             path = data.parent.parent / item["file"]
@@ -62,9 +53,8 @@ def examples(labels: Iterable[Path], root: Path) -> tuple[list[str], list[set[st
     targets: list[set[str]] = []
     skipped = 0
     for labels_file in labels:
-        if _sealed(labels_file):
-            raise BlindRefused(f"{labels_file}: a blind part is scored, never trained on")
-        for item in read_yaml(labels_file.read_text("utf-8"))["articles"]:
+        refuse_held_out(labels_file)
+        for item in labelled_items(labels_file):
             if "topics" not in item:
                 continue
             raw = (root / item["file"]).read_bytes()

@@ -133,11 +133,17 @@ def load_topics(pack_dir: Path = PACK_DIR) -> list[dict[str, Any]]:
     return list(read_yaml(path.read_text("utf-8"))["topics"]) if path.exists() else []
 
 
+def topic_model_spec(pack_dir: Path = PACK_DIR) -> dict[str, Any]:
+    """topics.yaml's `model` block (file, blend, what it was trained on), {} when it has none."""
+    path = pack_dir / "topics.yaml"
+    spec = (read_yaml(path.read_text("utf-8")) or {}).get("model") if path.exists() else None
+    return dict(spec or {})
+
+
 def load_topic_model(pack_dir: Path = PACK_DIR) -> tuple[TopicModel | None, Blend | None]:
     """The text model of the topics and its blend with the rules (topics.yaml, `model`), or
     (None, None) when the pack has none."""
-    path = pack_dir / "topics.yaml"
-    spec = (read_yaml(path.read_text("utf-8")) or {}).get("model") if path.exists() else None
+    spec = topic_model_spec(pack_dir)
     if not spec or not (pack_dir / spec["file"]).exists():
         return None, None
     blend = Blend(float(spec["rules_weight"]), float(spec["threshold"]))

@@ -213,12 +213,9 @@ class BandIndex:
 
     def _maybe_on_disk(self, keys: np.ndarray | list[int]) -> np.ndarray:
         """False for each key the cold store surely does not hold (the filter of _spill)."""
-        ks = np.asarray(keys, dtype=np.uint64)
-        found = np.ones(len(ks), dtype=bool)
-        for slot in _filter_slots(ks):
-            found &= (self.on_disk[slot >> np.uint64(6)] >> (slot & np.uint64(63))) & np.uint64(
-                1
-            ) > 0
+        found = np.ones(len(keys), dtype=bool)
+        for word, bit in _filter_bits(np.asarray(keys, dtype=np.uint64)):
+            found &= (self.on_disk[word] & bit) != 0
         return found
 
     def _cold(self, key: int, newest: int | None) -> np.ndarray:
@@ -266,9 +263,8 @@ class BandIndex:
         cold = self.cold
         for at in range(0, len(firsts), SPILL_CHUNK):  # a few Python ints at a time, not millions
             chunk = slice(at, at + SPILL_CHUNK)
-            for slot in _filter_slots(keys[firsts[chunk]]):  # chunked: no 16 MB temporaries
-                bits = np.uint64(1) << (slot & np.uint64(63))
-                np.bitwise_or.at(self.on_disk, slot >> np.uint64(6), bits)
+            for word, bit in _filter_bits(keys[firsts[chunk]]):  # chunked: no 16 MB temporaries
+                np.bitwise_or.at(self.on_disk, word, bit)
             lo, hi = int(firsts[at]), int(lasts[chunk][-1])
             names = keys[lo:hi].astype("<u8").tobytes()  # this chunk's bytes only
             values = vals[lo:hi].astype("<u4").tobytes()
@@ -282,8 +278,10 @@ class BandIndex:
         self.keys, self.vals = self.keys[young], self.vals[young]
 
 
-def _filter_slots(keys: np.ndarray) -> list[np.ndarray]:
-    """The filter's bits for `keys` (uint64): multiplicative hashes, as keys need not be
-    uniform (band and sentence keys are xxh64 values; tests file small integers)."""
-    shift = np.uint64(64 - FILTER_BITS)
-    return [(keys * m) >> shift for m in _FILTER_MULTIPLIERS]
+def _filter_bits(keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The filter's bits for `keys` (uint64), as (word index, bit mask) per hash: multiplicative
+    hashes, as keys need not be uniform (band and sentence keys are xxh64 values; tests file
+    small integers)."""
+    shift, low, one = np.uint64(64 - FILTER_BITS), np.uint64(63), np.uint64(1)
+    slots = [(keys * m) >> shift for m in _FILTER_MULTIPLIERS]
+    return [(slot >> np.uint64(6), one << (slot & low)) for slot in slots]

@@ -26,24 +26,38 @@ NGRAMS = (3, 5)  # features() computes these two sizes
 _MIX = np.uint64(0x100000001B3)  # polynomial rolling hash of the code points
 _SQUARE = np.uint64(0x100000001B3**2 % 2**64)
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # then multiplicative hashing into the buckets
+CHUNK = 65_536  # n-gram starting points counted per step
 
 
 def features(folded: str) -> tuple[np.ndarray, np.ndarray]:
     """(bucket ids, 1 + log count) of the text's character n-grams, whitespace collapsed to
-    one space and the text padded with one, ids sorted."""
+    one space and the text padded with one, ids sorted. Counted CHUNK starting points at a time,
+    so that a 4 MB article needs a few MB, not 50 times its size."""
     padded = " " + " ".join(folded.split()) + " "
-    points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(points) < NGRAMS[0]:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    # h(n) of the n code points from i: p[i] x MIX^(n-1) + ... + p[i+n-1]; a 5-gram's from the
-    # 3-gram's at the same start, h5 = h3 x MIX^2 + p[i+3] x MIX + p[i+4]
-    h3 = points[:-2] * _SQUARE + points[1:-1] * _MIX + points[2:]
-    h5 = h3[:-2] * _SQUARE + points[3:-1] * _MIX + points[4:]
     shift = np.uint64(64 - BITS)
-    buckets = np.concatenate(
-        [((h3 + np.uint64(3)) * _SPREAD) >> shift, ((h5 + np.uint64(5)) * _SPREAD) >> shift]
-    )
-    ids, counts = np.unique(buckets, return_counts=True)
+    parts = []
+    for at in range(0, max(0, len(padded) - 2), CHUNK):
+        piece = padded[at : at + CHUNK + 4]  # this chunk's starts and the 4 points after them
+        points = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        threes, fives = min(CHUNK, len(points) - 2), max(0, min(CHUNK, len(points) - 4))
+        # h(n) of the n code points from i: p[i] x MIX^(n-1) + ... + p[i+n-1]; a 5-gram's from
+        # the 3-gram's at the same start, h5 = h3 x MIX^2 + p[i+3] x MIX + p[i+4]
+        h3 = points[:threes] * _SQUARE + points[1 : threes + 1] * _MIX + points[2 : threes + 2]
+        h5 = h3[:fives] * _SQUARE + points[3 : fives + 3] * _MIX + points[4 : fives + 4]
+        buckets = np.concatenate(
+            [((h3 + np.uint64(3)) * _SPREAD) >> shift, ((h5 + np.uint64(5)) * _SPREAD) >> shift]
+        )
+        parts.append(np.unique(buckets, return_counts=True))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if len(parts) == 1:
+        ids, counts = parts[0]
+    else:  # a long text: the chunks' counts summed per bucket
+        total = np.zeros(2**BITS, dtype=np.int64)
+        for chunk_ids, chunk_counts in parts:
+            total[chunk_ids] += chunk_counts
+        ids = np.flatnonzero(total)
+        counts = total[ids]
     return ids.astype(np.int64), (1 + np.log(counts)).astype(np.float32)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from newspipe.tools.calibrate import BlindRefused, calibrate
-from newspipe.tools.evaluate import _prf
+from newspipe.tools.calibrate import calibrate
+from newspipe.tools.evaluate import BlindRefused, _prf
 from services.enrich.core import Enricher
 from tests.conftest import ROOT
 

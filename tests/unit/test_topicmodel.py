@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from newspipe.text import fold
-from newspipe.tools.train_topics import BlindRefused, examples, held_out, train
-from services.enrich.knowledge import PACK_DIR, load_topic_model, load_topics, read_yaml
+from newspipe.tools.evaluate import BlindRefused
+from newspipe.tools.train_topics import examples, held_out, train
+from services.enrich.knowledge import PACK_DIR, load_topic_model, load_topics, topic_model_spec
 from services.enrich.topicmodel import BITS, Blend, TopicModel, features
 from services.enrich.topics import Tagger
 from tests.conftest import ROOT
@@ -28,6 +29,29 @@ def test_features_are_the_texts_ngrams_whatever_its_spacing() -> None:
     assert len(ids) == 6  # no two of them share a bucket
     assert np.allclose(sorted(tf), [1 + np.log(2)] * 4 + [1 + np.log(3)] * 2)
     assert len(features("")[0]) == 0  # no 3-gram in "  "
+
+
+def test_a_long_text_is_counted_in_chunks_with_the_same_features(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 4 MB article is counted CHUNK starting points at a time (bounded memory): the n-grams
+    that straddle two chunks are counted once, so any chunk size gives the same features."""
+    from services.enrich import topicmodel
+
+    article = sorted((ROOT / "tests/data/real/articles").glob("*.txt"))[0]
+    texts = [
+        fold(article.read_text("utf-8")),
+        "abcd",
+        "abcde",
+        "la  la\nla",
+    ]
+    whole = [features(t) for t in texts]
+    for chunk in (1, 2, 3, 7, 100):
+        monkeypatch.setattr(topicmodel, "CHUNK", chunk)
+        for text, (ids, tf) in zip(texts, whole, strict=True):
+            got_ids, got_tf = features(text)
+            assert got_ids.tolist() == ids.tolist() and np.allclose(got_tf, tf), (chunk, text[:20])
+    assert len(whole[0][0]) > 1000
 
 
 def test_the_blend_weighs_the_rules_score_against_the_probability() -> None:
@@ -66,7 +90,7 @@ def test_the_tagger_records_the_probability_it_decided_with() -> None:
 
 def _training_labels() -> list[Path]:
     """The pack's `model.trained_on`: what `newspipe train-topics` trains on by default."""
-    spec = read_yaml((PACK_DIR / "topics.yaml").read_text("utf-8"))["model"]
+    spec = topic_model_spec()
     assert spec["file"] == "topic-model.npz"
     return [ROOT / p for p in spec["trained_on"]]
 
