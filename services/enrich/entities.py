@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from newspipe.contract import Entity
 from newspipe.text import TOKEN, fold, is_arabic, words_split
-from services.enrich.knowledge import Gazetteer
+from services.enrich.knowledge import Gazetteer, acronym_key
 from services.enrich.names import arabic_variant, lam_variant, name_key, strict_key, token_keys
 
 CONTEXT_WINDOW = (
@@ -38,7 +38,7 @@ class Mention(NamedTuple):
     start: int
     end: int
     first_token: int
-    how: str  # alias | acronym | surname | context | default | ambiguous
+    how: str  # alias | acronym | surname | context | default | ambiguous | description
 
 
 class _Upper(dict[str, bool]):
@@ -106,7 +106,12 @@ class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
     def _slot(self, word: str, key: str) -> Slot:
         gaz = self.gaz
         if word in gaz.acronyms:
-            return (1, gaz.acronyms[word], "acronym"), (), None, None
+            acronym = (1, gaz.acronyms[word], "acronym")
+            first = acronym_key(word)
+            longer = tuple(n for n in gaz.lengths.get(first, ()) if n > 1)
+            if not longer:
+                return acronym, (), None, None
+            return None, ((first, longer, acronym),), None, None  # "UN Security Council"
         upper = _UPPER[word]
         if not upper and key not in gaz.lengths:
             return None  # a lower-case word that starts no name
@@ -198,8 +203,40 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
             elif surname is not None:
                 surnames.append((surname, ti))
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
+    mentions += _described(text, per_word, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
+
+
+def _described(
+    text: str,
+    per_word: list[tuple[str, ...]],
+    tokens: Tokens,
+    mentions: list[Mention],
+    gaz: Gazetteer,
+    covered: set[int],
+) -> list[Mention]:
+    """Mentions by a definite description ("the mission" for UNSMIL), in any case, where the
+    article also names what the description requires (knowledge pack, `described_as`); words
+    already in a name are passed over."""
+    if not gaz.descriptions:
+        return []
+    named = {m.entity_id for m in mentions}
+    camps = {gaz.entities[e].attributes.get("camp") for e in named if e in gaz.entities}
+    out: list[Mention] = []
+    for d in gaz.descriptions:
+        if named & d.unless_ids or not (named & d.when_ids or d.when_camp in camps):
+            continue
+        for phrase in d.phrases:
+            n = len(phrase)
+            for ti in range(len(per_word) - n + 1):
+                if per_word[ti][:1] != phrase[:1] or ti in covered:
+                    continue
+                if all(per_word[ti + k][:1] == phrase[k : k + 1] for k in range(1, n)):
+                    start, end = tokens.starts[ti], tokens.ends[ti + n - 1]
+                    out.append(Mention(d.entity_id, text[start:end], start, end, ti, "description"))
+                    covered.update(range(ti, ti + n))
+    return out
 
 
 def _surname_key(key: str, gaz: Gazetteer) -> str | None:
@@ -230,11 +267,22 @@ def _match_at(
             for n in longer:
                 cand = (first, *keys[i + 1 : i + n])
                 ids = gaz.by_key.get(cand) if len(cand) == n else None
-                if ids and _case_ok(word, upper, n, gaz.entities[ids[0]].type):
+                if (
+                    ids
+                    and _case_ok(word, upper, n, gaz.entities[ids[0]].type)
+                    and _lead_ok(word, cand, gaz)
+                ):
                     return n, ids[0], "alias"
         if single:
             return single
     return None
+
+
+def _lead_ok(word: str, key: tuple[str, ...], gaz: Gazetteer) -> bool:
+    """A function word starts a name only when the name is written with it (In Amenas, not
+    "In Libya" for Ean Libya)."""
+    folded = fold(word)
+    return folded not in gaz.function_words or folded in gaz.lead_words.get(key, ())
 
 
 def _strict_ok(text: str, key: str, gaz: Gazetteer) -> bool:

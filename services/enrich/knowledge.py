@@ -61,6 +61,17 @@ class Gazetteer:
     # ...and which entries each strict form belongs to: Ghana, Guinea, Guyana and Kenya share the
     # key "kana"; the strict form tells them apart.
     strict_ids: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
+    # Per key of a name of two words or more: its first words as written (folded). A function
+    # word ("In", "The") starts a name only when the name is written with it: "In Libya" is not
+    # the outlet Ean Libya, "The MoI" is not Di Maio (lexicon.yaml's function_words).
+    lead_words: dict[EntityKey, set[str]] = field(default_factory=lambda: defaultdict(set))
+    function_words: frozenset[str] = frozenset()
+    # Names that start with an acronym ("UN Security Council", "U.S. Embassy in Libya"): the
+    # acronym, as written, stands for their first key (acronym_key), so that the longer name wins
+    # over the acronym alone, and only after that very acronym.
+    # Definite descriptions ("the mission", "البعثة") that name an entity when the article also
+    # names one of the entities, or an entity of the camp, the description requires.
+    descriptions: list[Description] = field(default_factory=list)
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -85,6 +96,17 @@ class Gazetteer:
         self.entities[ent.id] = ent
         for alias in [ent.name, *(entry.get("aliases") or [])]:
             self._add_alias(str(alias), ent.id)
+        described = entry.get("described_as")
+        if described:
+            self.descriptions.append(
+                Description(
+                    entity_id=ent.id,
+                    phrases=tuple(dict.fromkeys(name_key(str(p)) for p in described["phrases"])),
+                    when_ids=frozenset(described.get("when_ids") or ()),
+                    when_camp=str(described.get("when_camp") or ""),
+                    unless_ids=frozenset(described.get("unless_ids") or ()),
+                )
+            )
         for surname in entry.get("short") or []:
             key = name_key(str(surname))
             if len(key) == 1:
@@ -97,18 +119,46 @@ class Gazetteer:
             self.acronyms[alias] = ent_id
             return
         key = name_key(alias)
+        plain = alias.replace(".", "") if "." in alias else alias  # U.S. Embassy: US Embassy
+        words = TOKEN.findall(plain)
+        if len(words) > 1 and is_acronym(words[0]):
+            led = (acronym_key(words[0]), *name_key(plain)[1:])
+            self._register(led, ent_id)
+            self.lead_words[led].add(fold(words[0]))
+        if len(key) > 1 and words:
+            self.lead_words[key].add(fold(words[0]))
         if len(key) == 1:
             strict = strict_form(alias)
             self.strict[key[0]].add(strict)
             owners = self.strict_ids[key[0]].setdefault(strict, [])
             if ent_id not in owners:
                 owners.append(ent_id)
-        if not key or ent_id in self.by_key[key]:
+        if key:
+            self._register(key, ent_id)
+
+    def _register(self, key: EntityKey, ent_id: str) -> None:
+        if ent_id in self.by_key[key]:
             return
         self.by_key[key].append(ent_id)
         if len(key) not in self.lengths[key[0]]:
             self.lengths[key[0]].append(len(key))
             self.lengths[key[0]].sort(reverse=True)
+
+
+def acronym_key(acronym: str) -> str:
+    """The first key of a name that starts with this acronym (no word has it as a key)."""
+    return "\x01" + acronym
+
+
+@dataclass(frozen=True)
+class Description:
+    """A definite description of a pack entity ("the mission" for UNSMIL), by name keys."""
+
+    entity_id: str
+    phrases: tuple[EntityKey, ...]
+    when_ids: frozenset[str]  # one of these named in the article...
+    when_camp: str  # ...or an entity of this camp (attributes.camp)
+    unless_ids: frozenset[str]  # none of these named (another mission)
 
 
 def strict_form(alias: str) -> str:
@@ -119,7 +169,7 @@ def strict_form(alias: str) -> str:
 
 
 def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FILES) -> Gazetteer:
-    gaz = Gazetteer()
+    gaz = Gazetteer(function_words=load_lexicon(pack_dir).get("function_words", frozenset()))
     for name in files:
         path = pack_dir / name
         if path.exists():

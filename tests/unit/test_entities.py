@@ -179,3 +179,76 @@ def test_a_pack_entry_of_an_unknown_type_is_refused_at_load() -> None:
     with pytest.raises(ValueError, match="ORGANISATION"):
         gaz.add({"id": "bad", "name": "Some Body", "type": "ORGANISATION"})
     assert list(gaz.entities) == ["ok"]
+
+
+def _ids(gaz: object, text: str) -> list[tuple[str, str, str]]:
+    return [(m.entity_id, m.surface, m.how) for m in find_mentions(text, gaz)[0]]  # type: ignore[arg-type]
+
+
+def test_a_name_led_by_an_acronym_wins_over_the_acronym() -> None:
+    """ "UN Security Council" is the council, not the UN plus a council; after another word
+    that shares the acronym's key ("In Security Council") it is not."""
+    from services.enrich.knowledge import Gazetteer
+
+    gaz = Gazetteer()
+    gaz.add({"id": "un", "name": "United Nations", "type": "ORG", "aliases": ["UN"]})
+    gaz.add({"id": "us", "name": "United States", "type": "LOC", "aliases": ["US"]})
+    gaz.add({"id": "unsc", "name": "UN Security Council", "type": "ORG"})
+    gaz.add({"id": "emb", "name": "U.S. Embassy in Libya", "type": "ORG"})
+    assert _ids(gaz, "The UN Security Council met.") == [("unsc", "UN Security Council", "alias")]
+    assert _ids(gaz, "The U.S. Embassy in Libya said, and the UN and the US agreed.") == [
+        ("emb", "U.S. Embassy in Libya", "alias"),
+        ("un", "UN", "acronym"),
+        ("us", "US", "acronym"),
+    ]
+
+
+def test_a_function_word_starts_a_name_only_when_written_with_it() -> None:
+    """Vowel-free keys: "In Libya" has the key of the outlet Ean Libya, "The MoI" of Di Maio."""
+    from services.enrich.knowledge import Gazetteer
+
+    gaz = Gazetteer(function_words=frozenset({"in", "the"}))
+    gaz.add({"id": "libya", "name": "Libya", "type": "LOC"})
+    gaz.add({"id": "ean", "name": "Ean Libya", "type": "ORG"})
+    gaz.add({"id": "amenas", "name": "In Amenas", "type": "LOC"})
+    gaz.add({"id": "maio", "name": "Di Maio", "type": "PERSON"})
+    assert _ids(gaz, "In Libya, The MoI said.") == [("libya", "Libya", "alias")]
+    assert _ids(gaz, "Ean Libya reported the In Amenas attack.") == [
+        ("ean", "Ean Libya", "alias"),
+        ("amenas", "In Amenas", "alias"),
+    ]
+    without = Gazetteer()  # no function words: the key decides, as before
+    without.add({"id": "ean", "name": "Ean Libya", "type": "ORG"})
+    assert _ids(without, "In Libya") == [("ean", "In Libya", "alias")]
+
+
+def test_a_description_names_the_entity_only_where_the_pack_says() -> None:
+    """ "The mission" / "البعثة" is UNSMIL in an article on Libya, unless another mission is
+    named; words already inside a name are not read again."""
+    from services.enrich.knowledge import Gazetteer
+
+    gaz = Gazetteer()
+    gaz.add({"id": "libya", "name": "Libya", "type": "LOC", "aliases": ["ليبيا"]})
+    gaz.add({"id": "irini", "name": "EU mission Irini", "type": "ORG"})
+    gaz.add(
+        {
+            "id": "unsmil",
+            "name": "UN Support Mission in Libya",
+            "type": "ORG",
+            "described_as": {
+                "phrases": ["the mission", "البعثة"],
+                "when_ids": ["libya"],
+                "unless_ids": ["irini"],
+            },
+        }
+    )
+    assert _ids(gaz, "In Libya, the mission called for calm. وقالت البعثة") == [
+        ("libya", "Libya", "alias"),
+        ("unsmil", "the mission", "description"),
+        ("unsmil", "البعثة", "description"),
+    ]
+    assert _ids(gaz, "In Tunisia, the mission called for calm.") == []
+    assert [i for i, _, _ in _ids(gaz, "In Libya, EU mission Irini said the mission ended.")] == [
+        "libya",
+        "irini",
+    ]

