@@ -203,14 +203,15 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
             elif surname is not None:
                 surnames.append((surname, ti))
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
-    mentions += _described(text, per_word, tokens, mentions, gaz, covered)
+    mentions += _described(text, keys, first_key, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
 
 
 def _described(
     text: str,
-    per_word: list[tuple[str, ...]],
+    keys: list[str],
+    first_key: list[int],
     tokens: Tokens,
     mentions: list[Mention],
     gaz: Gazetteer,
@@ -224,18 +225,25 @@ def _described(
     named = {m.entity_id for m in mentions}
     camps = {gaz.entities[e].attributes.get("camp") for e in named if e in gaz.entities}
     out: list[Mention] = []
+    firsts: list[str] | None = None  # each word's first key, made when needed (a word without
+    # keys, a lone article, gets the next word's: "al-" and "the" are not in any description)
     for d in gaz.descriptions:
         if named & d.unless_ids or not (named & d.when_ids or d.when_camp in camps):
             continue
+        if firsts is None:
+            firsts = list(map(keys.__getitem__, first_key[:-1]))
         for phrase in d.phrases:
-            n = len(phrase)
-            for ti in range(len(per_word) - n + 1):
-                if per_word[ti][:1] != phrase[:1] or ti in covered:
+            n, ti = len(phrase), -1
+            while True:  # list.index: the scan for the phrase's first key runs in C
+                try:
+                    ti = firsts.index(phrase[0], ti + 1)
+                except ValueError:
+                    break
+                if ti in covered or tuple(firsts[ti : ti + n]) != phrase:
                     continue
-                if all(per_word[ti + k][:1] == phrase[k : k + 1] for k in range(1, n)):
-                    start, end = tokens.starts[ti], tokens.ends[ti + n - 1]
-                    out.append(Mention(d.entity_id, text[start:end], start, end, ti, "description"))
-                    covered.update(range(ti, ti + n))
+                start, end = tokens.starts[ti], tokens.ends[ti + n - 1]
+                out.append(Mention(d.entity_id, text[start:end], start, end, ti, "description"))
+                covered.update(range(ti, ti + n))
     return out
 
 
