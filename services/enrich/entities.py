@@ -233,13 +233,17 @@ def _described(
         if firsts is None:
             firsts = list(map(keys.__getitem__, first_key[:-1]))
         for phrase in d.phrases:
-            n, ti = len(phrase), -1
-            while True:  # list.index: the scan for the phrase's first key runs in C
+            # list.index scans in C for the phrase's longest key (the rarest, most likely: not
+            # "the" of "the mission"), then the words around it are compared
+            n, j = len(phrase), max(range(len(phrase)), key=lambda k: len(phrase[k]))
+            at = -1
+            while True:
                 try:
-                    ti = firsts.index(phrase[0], ti + 1)
+                    at = firsts.index(phrase[j], at + 1)
                 except ValueError:
                     break
-                if ti in covered or tuple(firsts[ti : ti + n]) != phrase:
+                ti = at - j
+                if ti < 0 or ti in covered or tuple(firsts[ti : ti + n]) != phrase:
                     continue
                 start, end = tokens.starts[ti], tokens.ends[ti + n - 1]
                 out.append(Mention(d.entity_id, text[start:end], start, end, ti, "description"))
