@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from newspipe.contract import Entity
 from newspipe.text import TOKEN, fold, is_arabic, words_split
-from services.enrich.knowledge import Gazetteer, acronym_key
+from services.enrich.knowledge import NOT_A_NAME, Gazetteer, acronym_key
 from services.enrich.names import arabic_variant, lam_variant, name_key, strict_key, token_keys
 
 CONTEXT_WINDOW = (
@@ -143,7 +143,7 @@ class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
             ids = gaz.strict_ids[first].get(strict_key(word))
         if not ids:
             return None
-        etype = gaz.entities[ids[0]].type
+        etype = gaz.type_of(ids[0])
         return (1, ids[0], "alias") if _case_ok(word, _UPPER[word], 1, etype) else None
 
 
@@ -202,6 +202,8 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
                 taken = i + n
             elif surname is not None:
                 surnames.append((surname, ti))
+    if any(m.entity_id == NOT_A_NAME for m in mentions):  # words taken by no name
+        mentions = [m for m in mentions if m.entity_id != NOT_A_NAME]
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions += _described(text, keys, first_key, tokens, mentions, gaz, covered)
     mentions.sort(key=lambda m: m.start)
@@ -281,7 +283,7 @@ def _match_at(
                 ids = gaz.by_key.get(cand) if len(cand) == n else None
                 if (
                     ids
-                    and _case_ok(word, upper, n, gaz.entities[ids[0]].type)
+                    and _case_ok(word, upper, n, gaz.type_of(ids[0]))
                     and _lead_ok(word, cand, gaz)
                 ):
                     return n, ids[0], "alias"
@@ -414,8 +416,8 @@ def resolve_query(query: str, gaz: Gazetteer) -> list[str]:
                 continue
             span = " ".join(words[i : i + n])
             ids = _ids_for(span, gaz)
-            if ids:
-                found += [e for e in ids if e not in found]
+            if ids:  # a phrase that is no name (lexicon, not_names) takes its words for nothing
+                found += [e for e in ids if e not in found and e != NOT_A_NAME]
                 taken[i : i + n] = [True] * n
     return found
 

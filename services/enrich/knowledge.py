@@ -37,6 +37,9 @@ HAND_FILES = (
 )
 ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
+# What a phrase of lexicon.yaml's not_names is matched as: it takes its words, so that no name is
+# read inside it ("القوة القاهرة", force majeure, is not Cairo), and yields no entity.
+NOT_A_NAME = "\x00not-a-name"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,17 @@ class Gazetteer:
         if key:
             self._register(key, ent_id)
 
+    def add_not_name(self, phrase: str) -> None:
+        """A phrase that is no name, though a name is written inside it (lexicon, not_names)."""
+        self.cache.clear()
+        key = name_key(phrase)
+        if len(key) < 2:
+            raise ValueError(f"lexicon not_names: {phrase!r} must have two words or more")
+        self._register(key, NOT_A_NAME)
+
+    def type_of(self, ent_id: str) -> str:
+        return "ORG" if ent_id == NOT_A_NAME else self.entities[ent_id].type
+
     def _register(self, key: EntityKey, ent_id: str) -> None:
         if ent_id in self.by_key[key]:
             return
@@ -169,12 +183,15 @@ def strict_form(alias: str) -> str:
 
 
 def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FILES) -> Gazetteer:
-    gaz = Gazetteer(function_words=load_lexicon(pack_dir).get("function_words", frozenset()))
+    lexicon = load_lexicon(pack_dir)
+    gaz = Gazetteer(function_words=lexicon.get("function_words", frozenset()))
     for name in files:
         path = pack_dir / name
         if path.exists():
             for entry in read_yaml(path.read_text("utf-8"))["entities"]:
                 gaz.add(entry)
+    for phrase in sorted(lexicon.get("not_names", ())):
+        gaz.add_not_name(phrase)
     return gaz
 
 

@@ -252,3 +252,22 @@ def test_a_description_names_the_entity_only_where_the_pack_says() -> None:
         "libya",
         "irini",
     ]
+
+
+def test_a_phrase_that_is_no_name_takes_its_words() -> None:
+    """ "القوة القاهرة" (force majeure, the NOC's declarations) holds the word for Cairo: the
+    lexicon's not_names match it as a name would be matched, and it yields no entity, in the
+    text and in a search."""
+    from services.enrich.entities import resolve_query
+    from services.enrich.knowledge import Gazetteer
+
+    gaz = Gazetteer()
+    gaz.add({"id": "cairo", "name": "Cairo", "type": "LOC", "aliases": ["القاهرة"]})
+    text = "أعلنت المؤسسة حالة القوة القاهرة، ثم اجتمعت اللجنة بالقاهرة"
+    assert [i for i, _, _ in _ids(gaz, text)] == ["cairo", "cairo"]  # without the phrase
+    gaz.add_not_name("القوة القاهرة")
+    assert _ids(gaz, text) == [("cairo", "بالقاهرة", "alias")]
+    assert resolve_query("القوة القاهرة", gaz) == []
+    assert resolve_query("القاهرة", gaz) == ["cairo"]
+    with pytest.raises(ValueError, match="two words"):
+        gaz.add_not_name("القاهرة")
