@@ -225,12 +225,11 @@ def _described(
     if not gaz.descriptions:
         return []
     named = {m.entity_id for m in mentions}
-    camps = {gaz.entities[e].attributes.get("camp") for e in named if e in gaz.entities}
     out: list[Mention] = []
     firsts: list[str] | None = None  # each word's first key, made when needed (a word without
     # keys, a lone article, gets the next word's: "al-" and "the" are not in any description)
     for d in gaz.descriptions:
-        if named & d.unless_ids or not (named & d.when_ids or d.when_camp in camps):
+        if named & d.unless_ids or not named & d.when_ids:
             continue
         if firsts is None:
             firsts = list(map(keys.__getitem__, first_key[:-1]))

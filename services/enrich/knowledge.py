@@ -69,11 +69,8 @@ class Gazetteer:
     # the outlet Ean Libya, "The MoI" is not Di Maio (lexicon.yaml's function_words).
     lead_words: dict[EntityKey, set[str]] = field(default_factory=lambda: defaultdict(set))
     function_words: frozenset[str] = frozenset()
-    # Names that start with an acronym ("UN Security Council", "U.S. Embassy in Libya"): the
-    # acronym, as written, stands for their first key (acronym_key), so that the longer name wins
-    # over the acronym alone, and only after that very acronym.
     # Definite descriptions ("the mission", "البعثة") that name an entity when the article also
-    # names one of the entities, or an entity of the camp, the description requires.
+    # names one of the entities the description requires (knowledge pack, `described_as`).
     descriptions: list[Description] = field(default_factory=list)
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -105,8 +102,7 @@ class Gazetteer:
                 Description(
                     entity_id=ent.id,
                     phrases=tuple(dict.fromkeys(name_key(str(p)) for p in described["phrases"])),
-                    when_ids=frozenset(described.get("when_ids") or ()),
-                    when_camp=str(described.get("when_camp") or ""),
+                    when_ids=frozenset(described["when_ids"]),
                     unless_ids=frozenset(described.get("unless_ids") or ()),
                 )
             )
@@ -125,6 +121,8 @@ class Gazetteer:
         plain = alias.replace(".", "") if "." in alias else alias  # U.S. Embassy: US Embassy
         words = TOKEN.findall(plain)
         if len(words) > 1 and is_acronym(words[0]):
+            # "UN Security Council": also under the acronym as written (acronym_key), so that
+            # the longer name wins over the acronym alone, and only after that very acronym
             led = (acronym_key(words[0]), *name_key(plain)[1:])
             self._register(led, ent_id)
             self.lead_words[led].add(fold(words[0]))
@@ -170,9 +168,8 @@ class Description:
 
     entity_id: str
     phrases: tuple[EntityKey, ...]
-    when_ids: frozenset[str]  # one of these named in the article...
-    when_camp: str  # ...or an entity of this camp (attributes.camp)
-    unless_ids: frozenset[str]  # none of these named (another mission)
+    when_ids: frozenset[str]  # one of these named in the article
+    unless_ids: frozenset[str]  # and none of these (another mission)
 
 
 def strict_form(alias: str) -> str:
