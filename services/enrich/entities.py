@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from functools import lru_cache
 from itertools import accumulate, chain, compress
 from typing import NamedTuple
@@ -206,6 +206,8 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
         mentions = [m for m in mentions if m.entity_id != NOT_A_NAME]
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions += _described(text, keys, first_key, tokens, mentions, gaz, covered)
+    if gaz.unqualified:
+        mentions = nationalise(mentions, gaz)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
 
@@ -250,6 +252,41 @@ def _described(
                 out.append(Mention(d.entity_id, text[start:end], start, end, ti, "description"))
                 covered.update(range(ti, ti + n))
     return out
+
+
+NATIONAL_SHARE = 0.5  # of the article's located place mentions, for "its" country
+
+
+def nationalise(mentions: list[Mention], gaz: Gazetteer) -> list[Mention]:
+    """An unqualified national institution ("the Interior Ministry", "وزارة الداخلية") is the
+    one of the country the article is about: the country of at least half of its place mentions,
+    when the pack holds that country's institution; else the pack's default (Libya's)."""
+    roles = [_unqualified_role(m.surface, gaz) for m in mentions]
+    if not any(roles):
+        return mentions
+    countries: Counter[str] = Counter()
+    for m in mentions:
+        ent = gaz.entities.get(m.entity_id)
+        if ent is not None and ent.type == "LOC" and "country" in ent.attributes:
+            countries[ent.attributes["country"]] += 1
+    if not countries:
+        return mentions
+    country, n = countries.most_common(1)[0]
+    if n < NATIONAL_SHARE * sum(countries.values()):
+        return mentions
+    out = []
+    for m, role in zip(mentions, roles, strict=True):
+        holder = gaz.national.get((role, country)) if role else None
+        out.append(m._replace(entity_id=holder) if holder else m)
+    return out
+
+
+def _unqualified_role(surface: str, gaz: Gazetteer) -> str | None:
+    key = name_key(surface)
+    role = gaz.unqualified.get(key)
+    if role is None and key and (first := _variant(key[0])):  # a clitic: "ووزارة الدفاع"
+        role = gaz.unqualified.get((first, *key[1:]))
+    return role
 
 
 def _surname_key(key: str, gaz: Gazetteer) -> str | None:

@@ -72,6 +72,12 @@ class Gazetteer:
     # Definite descriptions ("the mission", "البعثة") that name an entity when the article also
     # names one of the entities the description requires (knowledge pack, `described_as`).
     descriptions: list[Description] = field(default_factory=list)
+    # Unqualified names of a national institution ("ministère de l'Intérieur"): name key -> the
+    # role (attributes.national); and (role, country) -> the entity holding that role there. The
+    # pack's default holder (Libya's) takes them, unless the article is about another country
+    # that has one (entities.nationalise).
+    unqualified: dict[EntityKey, str] = field(default_factory=dict)
+    national: dict[tuple[str, str], str] = field(default_factory=dict)
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -94,8 +100,17 @@ class Gazetteer:
         if ent.id in self.entities:
             raise ValueError(f"duplicate entity id in knowledge pack: {ent.id}")
         self.entities[ent.id] = ent
-        for alias in [ent.name, *(entry.get("aliases") or [])]:
+        for alias in [ent.name, *(entry.get("aliases") or []), *(entry.get("unqualified") or [])]:
             self._add_alias(str(alias), ent.id)
+        role = attrs.get("national")
+        if role and "country" in attrs:
+            self.national.setdefault((role, attrs["country"]), ent.id)
+        for alias in entry.get("unqualified") or []:
+            if not role:
+                raise ValueError(
+                    f"knowledge pack: {ent.id}: unqualified names need a national role"
+                )
+            self.unqualified[name_key(str(alias))] = role
         described = entry.get("described_as")
         if described:
             self.descriptions.append(

@@ -271,3 +271,46 @@ def test_a_phrase_that_is_no_name_takes_its_words() -> None:
     assert resolve_query("القاهرة", gaz) == ["cairo"]
     with pytest.raises(ValueError, match="two words"):
         gaz.add_not_name("القاهرة")
+
+
+def test_an_unqualified_ministry_is_the_one_of_the_country_the_article_is_about() -> None:
+    """ "le ministère de l'Intérieur" in a report from Kasserine is Tunisia's, in one from
+    Tripoli Libya's; with no place, or no such ministry in the pack, the pack's default."""
+    from services.enrich.knowledge import Gazetteer
+
+    gaz = Gazetteer()
+    gaz.add({"id": "tripoli", "name": "Tripoli", "type": "LOC", "attributes": {"country": "LY"}})
+    gaz.add(
+        {"id": "kasserine", "name": "Kasserine", "type": "LOC", "attributes": {"country": "TN"}}
+    )
+    gaz.add({"id": "cairo", "name": "Cairo", "type": "LOC", "attributes": {"country": "EG"}})
+    national = {"national": "interior"}
+    gaz.add(
+        {
+            "id": "ly-moi",
+            "name": "Libyan Ministry of Interior",
+            "type": "ORG",
+            "unqualified": ["ministère de l'Intérieur", "وزارة الداخلية"],
+            "attributes": {**national, "country": "LY"},
+        }
+    )
+    gaz.add(
+        {
+            "id": "tn-moi",
+            "name": "Tunisian Ministry of the Interior",
+            "type": "ORG",
+            "attributes": {**national, "country": "TN"},
+        }
+    )
+
+    def ministry(text: str) -> list[str]:
+        return [i for i, _, _ in _ids(gaz, text) if i.endswith("moi")]
+
+    assert ministry("Kasserine : le ministère de l'Intérieur a annoncé") == ["tn-moi"]
+    assert ministry("Tripoli : le ministère de l'Intérieur a annoncé") == ["ly-moi"]
+    assert ministry("أعلنت ووزارة الداخلية في Kasserine") == ["tn-moi"]  # with a clitic
+    assert ministry("le ministère de l'Intérieur a annoncé") == ["ly-moi"]  # no place
+    assert ministry("Cairo : le ministère de l'Intérieur") == ["ly-moi"]  # no Egyptian one
+    assert ministry("Kasserine, le Libyan Ministry of Interior") == ["ly-moi"]  # qualified
+    with pytest.raises(ValueError, match="national role"):
+        gaz.add({"id": "x", "name": "X", "type": "ORG", "unqualified": ["the ministry"]})
