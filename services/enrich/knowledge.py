@@ -152,6 +152,16 @@ class Gazetteer:
         if key:
             self._register(key, ent_id)
 
+    def share_unqualified(self) -> None:
+        """Every holder of a national role also goes by the role's unqualified names (after the
+        pack's default, which the matcher takes first): "Ministry of Interior" names Tunisia's
+        in a Tunisian article, and a search for it finds every country's."""
+        for key, role in self.unqualified.items():
+            for (holder_role, _), holder in self.national.items():
+                if holder_role == role:
+                    self._register(key, holder)
+        self.cache.clear()
+
     def add_not_name(self, phrase: str) -> None:
         """A phrase that is no name, though a name is written inside it (lexicon, not_names)."""
         self.cache.clear()
@@ -204,6 +214,7 @@ def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FI
                 gaz.add(entry)
     for phrase in sorted(lexicon.get("not_names", ())):
         gaz.add_not_name(phrase)
+    gaz.share_unqualified()
     return gaz
 
 

@@ -312,5 +312,13 @@ def test_an_unqualified_ministry_is_the_one_of_the_country_the_article_is_about(
     assert ministry("le ministère de l'Intérieur a annoncé") == ["ly-moi"]  # no place
     assert ministry("Cairo : le ministère de l'Intérieur") == ["ly-moi"]  # no Egyptian one
     assert ministry("Kasserine, le Libyan Ministry of Interior") == ["ly-moi"]  # qualified
+    # The pack loader lets every holder go by the unqualified names too (the default first):
+    # the same matches, and a search for the name finds every country's ministry.
+    from services.enrich.entities import resolve_query
+
+    gaz.share_unqualified()
+    assert ministry("Kasserine : le ministère de l'Intérieur a annoncé") == ["tn-moi"]
+    assert ministry("Tripoli : le ministère de l'Intérieur a annoncé") == ["ly-moi"]
+    assert resolve_query("ministère de l'Intérieur", gaz) == ["ly-moi", "tn-moi"]
     with pytest.raises(ValueError, match="national role"):
         gaz.add({"id": "x", "name": "X", "type": "ORG", "unqualified": ["the ministry"]})
