@@ -261,7 +261,12 @@ def nationalise(mentions: list[Mention], gaz: Gazetteer) -> list[Mention]:
     """An unqualified national institution ("the Interior Ministry", "وزارة الداخلية") is the
     one of the country the article is about: the country of at least half of its place mentions,
     when the pack holds that country's institution; else the pack's default (Libya's)."""
-    roles = [_unqualified_role(m.surface, gaz) for m in mentions]
+    holders = gaz.cache.get("holders")
+    if not isinstance(holders, frozenset):
+        holders = gaz.cache["holders"] = frozenset(gaz.national.values())
+    roles = [
+        _unqualified_role(m.surface, gaz) if m.entity_id in holders else None for m in mentions
+    ]
     if not any(roles):
         return mentions
     countries: Counter[str] = Counter()
