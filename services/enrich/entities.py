@@ -335,8 +335,11 @@ def _match_at(
 
 def _lead_ok(word: str, key: tuple[str, ...], gaz: Gazetteer) -> bool:
     """A function word starts a name only when the name is written with it (In Amenas, not
-    "In Libya" for Ean Libya)."""
-    folded = fold(word)
+    "In Libya" for Ean Libya). The lexicon's function words are short and Latin: longer words
+    and Arabic ones are passed without folding them."""
+    if not gaz.function_words or len(word) > gaz.longest_function_word or is_arabic(word[:1]):
+        return True
+    folded = word.casefold() if word.isascii() else fold(word)
     return folded not in gaz.function_words or folded in gaz.lead_words.get(key, ())
 
 

@@ -69,6 +69,7 @@ class Gazetteer:
     # the outlet Ean Libya, "The MoI" is not Di Maio (lexicon.yaml's function_words).
     lead_words: dict[EntityKey, set[str]] = field(default_factory=lambda: defaultdict(set))
     function_words: frozenset[str] = frozenset()
+    longest_function_word: int = field(init=False, default=0)
     # Definite descriptions ("the mission", "البعثة") that name an entity when the article also
     # names one of the entities the description requires (knowledge pack, `described_as`).
     descriptions: list[Description] = field(default_factory=list)
@@ -80,6 +81,10 @@ class Gazetteer:
     national: dict[tuple[str, str], str] = field(default_factory=dict)
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # in characters as written, with room for combining marks fold() would drop
+        self.longest_function_word = 2 * max(map(len, self.function_words), default=0)
 
     def add(self, entry: dict[str, Any]) -> None:
         self.cache.clear()
