@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from newspipe.contract import Entity
 from newspipe.text import TOKEN, fold, is_arabic, words_split
-from services.enrich.knowledge import NOT_A_NAME, Gazetteer, acronym_key
+from services.enrich.knowledge import NOT_A_NAME, Gazetteer, SharedReading, acronym_key
 from services.enrich.names import arabic_variant, lam_variant, name_key, strict_key, token_keys
 
 CONTEXT_WINDOW = (
@@ -206,6 +206,8 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
         mentions = [m for m in mentions if m.entity_id != NOT_A_NAME]
     mentions += _resolve_surnames(surnames, tokens, mentions, gaz, covered)
     mentions += _described(text, keys, first_key, tokens, mentions, gaz, covered)
+    if gaz.shared:
+        mentions = reread_shared(text, mentions, gaz)
     if gaz.unqualified:
         mentions = nationalise(mentions, gaz)
     mentions.sort(key=lambda m: m.start)
@@ -252,6 +254,42 @@ def _described(
                 out.append(Mention(d.entity_id, text[start:end], start, end, ti, "description"))
                 covered.update(range(ti, ti + n))
     return out
+
+
+# What may follow a name: its acronym in brackets, after a closing quote ("« ... » (GUN)").
+_BRACKETED = re.compile(r"\s*[»”\"]?\s*[(\[]\s*([^\W\d_]{2,8})\s*[)\]]")
+
+
+def reread_shared(text: str, mentions: list[Mention], gaz: Gazetteer) -> list[Mention]:
+    """A name that two entries went by (knowledge pack, `shared_names`) is read from the article:
+    by the acronym that follows it in brackets, else by the entities the article names; the
+    pack's default holder otherwise."""
+    holders = gaz.cache.get("shared holders")
+    if not isinstance(holders, frozenset):
+        holders = gaz.cache["shared holders"] = frozenset(gaz.by_key[k][0] for k in gaz.shared)
+    if not any(m.entity_id in holders for m in mentions):
+        return mentions
+    named = {m.entity_id for m in mentions}
+    out = []
+    for m in mentions:
+        readings = gaz.shared.get(name_key(m.surface)) if m.entity_id in holders else None
+        reading = _shared_reading(text, m, readings, named, gaz) if readings else None
+        out.append(m._replace(entity_id=reading, how="context") if reading else m)
+    return out
+
+
+def _shared_reading(
+    text: str, m: Mention, readings: list[SharedReading], named: set[str], gaz: Gazetteer
+) -> str | None:
+    """The other reading `m` takes (None: it stays the default holder's)."""
+    after = _BRACKETED.match(text, m.end)
+    owner = gaz.acronyms.get(after.group(1)) if after else None
+    if owner == m.entity_id:
+        return None
+    if owner is not None and any(r.entity_id == owner for r in readings):
+        return owner
+    cued = (r.entity_id for r in readings if named & r.when_ids and not named & r.unless_ids)
+    return next(cued, None)
 
 
 NATIONAL_SHARE = 0.5  # of the article's located place mentions, for "its" country

@@ -79,6 +79,12 @@ class Gazetteer:
     # that has one (entities.nationalise).
     unqualified: dict[EntityKey, str] = field(default_factory=dict)
     national: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Names that another entry holds (its default reading) and that this entry also went by, read
+    # from the article's context (knowledge pack, `shared_names`; entities.reread_shared): name
+    # key -> the other readings.
+    shared: dict[EntityKey, list[SharedReading]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -124,6 +130,14 @@ class Gazetteer:
                     phrases=tuple(dict.fromkeys(name_key(str(p)) for p in described["phrases"])),
                     when_ids=frozenset(described["when_ids"]),
                     unless_ids=frozenset(described.get("unless_ids") or ()),
+                )
+            )
+        for shared in entry.get("shared_names") or []:
+            self.shared[name_key(str(shared["name"]))].append(
+                SharedReading(
+                    entity_id=ent.id,
+                    when_ids=frozenset(shared.get("when_ids") or ()),
+                    unless_ids=frozenset(shared.get("unless_ids") or ()),
                 )
             )
         for surname in entry.get("short") or []:
@@ -202,6 +216,18 @@ class Description:
     unless_ids: frozenset[str]  # and none of these (another mission)
 
 
+@dataclass(frozen=True)
+class SharedReading:
+    """Another reading of a name an entry holds by default (knowledge pack, `shared_names`):
+    French outlets called Sarraj's government (the GNA) "gouvernement d'union nationale", the name
+    of Dbeibah's (the GNU) since 2021. Read so when this entry's acronym follows the name in
+    brackets, else when the article names one of `when_ids` and none of `unless_ids`."""
+
+    entity_id: str
+    when_ids: frozenset[str]
+    unless_ids: frozenset[str]
+
+
 def strict_form(alias: str) -> str:
     """A name's strict form (names.strict_key of its last word, articles aside): what one-word
     names sharing a key are told apart by."""
@@ -220,6 +246,10 @@ def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FI
     for phrase in sorted(lexicon.get("not_names", ())):
         gaz.add_not_name(phrase)
     gaz.share_unqualified()
+    for key, readings in gaz.shared.items():
+        if not gaz.by_key.get(key):
+            names = ", ".join(r.entity_id for r in readings)
+            raise ValueError(f"knowledge pack: {names}: a shared name no entry holds: {key}")
     return gaz
 
 

@@ -254,6 +254,59 @@ def test_a_description_names_the_entity_only_where_the_pack_says() -> None:
     ]
 
 
+def test_a_shared_name_is_read_by_its_acronym_then_by_who_the_article_names(tmp_path: Path) -> None:
+    """French outlets called Sarraj's government (GNA) "gouvernement d'union nationale", the name
+    of Dbeibah's (GNU) since 2021: the bracketed acronym after the name decides, else the people
+    the article names; with neither, the pack's default holder. A shared name no entry holds is
+    refused when the pack is loaded."""
+    from services.enrich.knowledge import PACK_DIR, Gazetteer, load_gazetteer
+
+    gaz = Gazetteer()
+    gaz.add({"id": "sarraj", "name": "Fayez al-Sarraj", "type": "PERSON"})
+    gaz.add({"id": "dbeibah", "name": "Abdul Hamid Dbeibah", "type": "PERSON"})
+    gaz.add(
+        {
+            "id": "gnu",
+            "name": "Government of National Unity",
+            "type": "ORG",
+            "aliases": ["GUN", "Gouvernement d'union nationale"],
+        }
+    )
+    gaz.add(
+        {
+            "id": "gna",
+            "name": "Government of National Accord",
+            "type": "ORG",
+            "aliases": ["GNA"],
+            "shared_names": [
+                {
+                    "name": "Gouvernement d'union nationale",
+                    "when_ids": ["sarraj"],
+                    "unless_ids": ["dbeibah"],
+                }
+            ],
+        }
+    )
+
+    def read(text: str) -> list[tuple[str, str]]:
+        return [(i, how) for i, surface, how in _ids(gaz, text) if "union" in surface]
+
+    assert read("le gouvernement d'union nationale (GNA) a dit") == [("gna", "context")]
+    assert read("le « gouvernement d’union nationale » (GUN) a dit") == [("gnu", "alias")]
+    assert read("Fayez al-Sarraj, chef du gouvernement d'union nationale") == [("gna", "context")]
+    assert read("Abdul Hamid Dbeibah, chef du gouvernement d'union nationale") == [("gnu", "alias")]
+    assert read("Le gouvernement d'union nationale a dit") == [("gnu", "alias")]
+    both = "Fayez al-Sarraj puis Abdul Hamid Dbeibah: le gouvernement d'union nationale a dit"
+    assert read(both) == [("gnu", "alias")]
+    assert load_gazetteer(PACK_DIR).shared  # the real pack has one, and it loads
+
+    (tmp_path / "orgs.yaml").write_text(
+        "entities:\n- {id: gna, name: GNA, type: ORG, shared_names: [{name: Unheld Name}]}\n"
+    )
+    with pytest.raises(ValueError, match="a shared name no entry holds"):
+        load_gazetteer(tmp_path, ("orgs.yaml",))
+
+
 def test_a_phrase_that_is_no_name_takes_its_words() -> None:
     """ "القوة القاهرة" (force majeure, the NOC's declarations) holds the word for Cairo: the
     lexicon's not_names match it as a name would be matched, and it yields no entity, in the
