@@ -34,6 +34,7 @@ HAND_FILES = (
     "media.yaml",
     "region.yaml",
     "security.yaml",
+    "extended.yaml",
 )
 ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
@@ -82,9 +83,7 @@ class Gazetteer:
     # Names that another entry holds (its default reading) and that this entry also went by, read
     # from the article's context (knowledge pack, `shared_names`; entities.reread_shared): name
     # key -> the other readings.
-    shared: dict[EntityKey, list[SharedReading]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    shared: dict[EntityKey, list[SharedReading]] = field(default_factory=lambda: defaultdict(list))
     # What the matcher derives from the tables (per word), emptied whenever they change.
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -171,6 +170,12 @@ class Gazetteer:
         if key:
             self._register(key, ent_id)
 
+    def add_aliases(self, ent_id: str, aliases: list[str]) -> None:
+        """More names for an entry already in the pack (a pack file's `more_aliases`)."""
+        self.cache.clear()
+        for alias in aliases:
+            self._add_alias(alias, ent_id)
+
     def share_unqualified(self) -> None:
         """Every holder of a national role also goes by the role's unqualified names (after the
         pack's default, which the matcher takes first): "Ministry of Interior" names Tunisia's
@@ -238,11 +243,18 @@ def strict_form(alias: str) -> str:
 def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FILES) -> Gazetteer:
     lexicon = load_lexicon(pack_dir)
     gaz = Gazetteer(function_words=lexicon.get("function_words", frozenset()))
+    more: list[dict[str, Any]] = []  # spellings a file adds to another file's entries
     for name in files:
         path = pack_dir / name
         if path.exists():
-            for entry in read_yaml(path.read_text("utf-8"))["entities"]:
+            data = read_yaml(path.read_text("utf-8"))
+            for entry in data["entities"]:
                 gaz.add(entry)
+            more += data.get("more_aliases") or []
+    for item in more:
+        if item["id"] not in gaz.entities:
+            raise ValueError(f"knowledge pack: more_aliases for an unknown entry: {item['id']}")
+        gaz.add_aliases(item["id"], [str(a) for a in item["aliases"]])
     for phrase in sorted(lexicon.get("not_names", ())):
         gaz.add_not_name(phrase)
     gaz.share_unqualified()

@@ -307,6 +307,25 @@ def test_a_shared_name_is_read_by_its_acronym_then_by_who_the_article_names(tmp_
         load_gazetteer(tmp_path, ("orgs.yaml",))
 
 
+def test_a_pack_file_may_add_spellings_to_another_files_entries(tmp_path: Path) -> None:
+    """`more_aliases` (knowledge/extended.yaml) gives more names to entries of other files; an id
+    no file holds is refused when the pack is loaded."""
+    from services.enrich.knowledge import load_gazetteer
+
+    (tmp_path / "a.yaml").write_text("entities:\n- {id: abu-salim, name: Abu Salim, type: LOC}\n")
+    (tmp_path / "b.yaml").write_text(
+        "entities: []\nmore_aliases:\n- {id: abu-salim, aliases: [Abu Sleem, Buslim]}\n"
+    )
+    gaz = load_gazetteer(tmp_path, ("a.yaml", "b.yaml"))
+    assert [(i, s) for i, s, _ in _ids(gaz, "Clashes in Abu Sleem and Buslim.")] == [
+        ("abu-salim", "Abu Sleem"),
+        ("abu-salim", "Buslim"),
+    ]
+    (tmp_path / "b.yaml").write_text("entities: []\nmore_aliases:\n- {id: nowhere, aliases: [X]}\n")
+    with pytest.raises(ValueError, match="unknown entry: nowhere"):
+        load_gazetteer(tmp_path, ("a.yaml", "b.yaml"))
+
+
 def test_a_phrase_that_is_no_name_takes_its_words() -> None:
     """ "القوة القاهرة" (force majeure, the NOC's declarations) holds the word for Cairo: the
     lexicon's not_names match it as a name would be matched, and it yields no entity, in the
