@@ -25,7 +25,7 @@ from services.enrich.knowledge import (
     load_topic_model,
     load_topics,
 )
-from services.enrich.newnames import find_new_names
+from services.enrich.newnames import UnitWords, find_new_names, find_units
 from services.enrich.relevance import RelevanceRule
 from services.enrich.topics import Tagger, lead_end
 
@@ -34,6 +34,7 @@ class Enricher:
     def __init__(self, pack_dir: Path = PACK_DIR) -> None:
         self.gaz = load_gazetteer(pack_dir)
         self.lexicon = load_lexicon(pack_dir)
+        self.units = UnitWords.load(pack_dir / "units.yaml")
         self.tagger = Tagger(load_topics(pack_dir), *load_topic_model(pack_dir))
         rule = pack_dir / "relevance.yaml"
         self.relevance = RelevanceRule.load(rule) if rule.exists() else None  # None: no verdict
@@ -48,7 +49,10 @@ class Enricher:
         folded_body = fold(raw.body)
         folded, folded_title_end = titled(fold(raw.title) if raw.title else None, folded_body)
         mentions, tokens, covered = find_mentions(text, self.gaz)
-        new = find_new_names(text, tokens, covered, self.lexicon)
+        # numbered units before the capitalised runs: they take their words
+        units, new = find_units(text, tokens, covered, self.units, self.gaz)
+        mentions += units
+        new += find_new_names(text, tokens, covered, self.lexicon)
         entities = to_entities(mentions, self.gaz, new)
         sig, n_shingles, sketch = dedup.fingerprint(raw.body, folded_body)
         scored = self.tagger.scores_folded(folded, folded_title_end, entities)

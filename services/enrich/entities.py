@@ -38,7 +38,7 @@ class Mention(NamedTuple):
     start: int
     end: int
     first_token: int
-    how: str  # alias | acronym | surname | context | default | ambiguous | description
+    how: str  # alias | acronym | surname | context | default | ambiguous | description | unit
 
 
 class _Upper(dict[str, bool]):

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
+from pathlib import Path
 
 from newspipe.contract import Entity
 from newspipe.text import fold as _fold
-from services.enrich.entities import Tokens
+from services.enrich.entities import Mention, Tokens
+from services.enrich.knowledge import Gazetteer, read_yaml
+from services.enrich.names import name_key
 
 CONNECTORS = frozenset(
     {
@@ -126,3 +130,130 @@ def _add(found: dict[str, Entity], surface: str, etype: str) -> None:
             count=1,
             in_pack=False,
         )
+
+
+@dataclass(frozen=True)
+class UnitWords:
+    """knowledge/units.yaml: folded word -> the English unit ("Battalion") or kind ("Infantry")."""
+
+    units: dict[str, str]
+    kinds: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> UnitWords:
+        data = read_yaml(path.read_text("utf-8")) if path.exists() else {}
+
+        def table(key: str) -> dict[str, str]:
+            return {_fold(str(w)): name for name, ws in (data.get(key) or {}).items() for w in ws}
+
+        return cls(units=table("units"), kinds=table("kinds"))
+
+    def lookup(self, word: str, table: dict[str, str]) -> str | None:
+        """The entry of a word, an Arabic one also without its clitic and article."""
+        folded = fold(word)
+        for form in _bare_forms(folded):
+            if form in table:
+                return table[form]
+        return None
+
+
+_NUMBER = re.compile(r"(\d{1,3})(?:st|nd|rd|th|e|er|eme|ème)?")
+
+
+def _bare_forms(word: str) -> list[str]:
+    forms = [word]
+    if word[:1] in "وفبلك" and len(word) > 3:
+        forms.append(word[1:])
+    for form in list(forms):
+        if form.startswith("ال") and len(form) > 3:
+            forms.append(form[2:])
+    return forms
+
+
+def _number(word: str) -> int | None:
+    m = _NUMBER.fullmatch(word)
+    return int(m[1]) if m and int(m[1]) > 0 else None
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def find_units(
+    text: str, tokens: Tokens, covered: set[int], words: UnitWords, gaz: Gazetteer
+) -> tuple[list[Mention], list[Entity]]:
+    """Numbered military units no pack name took: a unit word with a number after it
+    ("Battalion 177", "الكتيبة 177 مشاة", "brigade 55") or before it, a kind between
+    ("177th Infantry Battalion"). A unit the pack holds under another writing ("55th Brigade"
+    for "la brigade 55") is a mention of the pack's entry; any other is one entity per unit and
+    number, named in English ("177th Infantry Battalion"), whatever the language: the id is the
+    same across languages."""
+    pack: list[Mention] = []
+    if not words.units:
+        return pack, []
+    texts, starts, ends, _ = tokens
+    n = len(texts)
+    found: dict[str, Entity] = {}
+    # Only the words around a number can be a unit word: most articles have a few numbers.
+    numbers = [j for j, word in enumerate(texts) if word[:1].isdigit()]
+    near = sorted({k for j in numbers for k in (j - 1, j + 1, j + 2) if 0 <= k < n})
+    for k in near:
+        word = texts[k]
+        unit = words.lookup(word, words.units) if not word[:1].isdigit() else None
+        if unit is None or k in covered:
+            continue
+        kind, span = None, None
+        after = _number(texts[k + 1]) if k + 1 < n and k + 1 not in covered else None
+        if after is not None:  # "Battalion 177", "الكتيبة 177 مشاة"
+            number, span = after, (k, k + 1)
+            if (
+                k + 2 < n
+                and k + 2 not in covered
+                and (kind := words.lookup(texts[k + 2], words.kinds))
+            ):
+                span = (k, k + 2)
+        elif k >= 1 and k - 1 not in covered and (before := _number(texts[k - 1])) is not None:
+            number, span = before, (k - 1, k)  # "459th Battalion"
+        elif (
+            k >= 2
+            and not {k - 1, k - 2} & covered
+            and (kind := words.lookup(texts[k - 1], words.kinds))
+            and (before := _number(texts[k - 2])) is not None
+        ):
+            number, span = before, (k - 2, k)  # "177th Infantry Battalion"
+        if span is None:
+            continue
+        name = f"{ordinal(number)} {kind + ' ' if kind else ''}{unit}"
+        surface = text[starts[span[0]] : ends[span[1]]]
+        covered.update(range(span[0], span[1] + 1))
+        held = _held(gaz, name, f"{ordinal(number)} {unit}", f"{number} {unit}", f"{unit} {number}")
+        if held is not None:
+            pack.append(Mention(held, surface, starts[span[0]], ends[span[1]], span[0], "unit"))
+            continue
+        key = f"unit-{unit.lower()}-{number}"
+        ent = found.get(key)
+        if ent is None or (kind and ent.name != name):  # the fullest name the text gives
+            mentions = [*ent.mentions, surface] if ent and surface not in ent.mentions else None
+            found[key] = Entity(
+                id=key,
+                name=name,
+                type="ORG",
+                mentions=mentions or [surface],
+                count=(ent.count + 1) if ent else 1,
+                in_pack=False,
+                attributes={"matched_by": "numbered unit"},
+            )
+        else:
+            mentions = ent.mentions if surface in ent.mentions else [*ent.mentions, surface]
+            found[key] = ent.model_copy(update={"count": ent.count + 1, "mentions": mentions})
+    return pack, list(found.values())
+
+
+def _held(gaz: Gazetteer, *names: str) -> str | None:
+    """The pack entry one of these names is (its first reading), if any."""
+    for name in names:
+        ids = gaz.by_key.get(name_key(name))
+        if ids:
+            return ids[0]
+    return None

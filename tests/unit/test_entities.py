@@ -394,3 +394,38 @@ def test_an_unqualified_ministry_is_the_one_of_the_country_the_article_is_about(
     assert resolve_query("ministère de l'Intérieur", gaz) == ["ly-moi", "tn-moi"]
     with pytest.raises(ValueError, match="national role"):
         gaz.add({"id": "x", "name": "X", "type": "ORG", "unqualified": ["the ministry"]})
+
+
+def test_numbered_units_outside_the_pack_are_named_in_english_across_languages() -> None:
+    """ "الكتيبة 177 مشاة", "the 177th Infantry Battalion" and "le 177e bataillon" are one unit,
+    named as the press writes it in English; a unit the pack holds under another writing is the
+    pack's; a rank before a name ("اللواء خليفة حفتر") and plurals are no unit."""
+    from services.enrich.entities import tokenize
+    from services.enrich.knowledge import PACK_DIR, Gazetteer
+    from services.enrich.newnames import UnitWords, find_units, ordinal
+
+    words = UnitWords.load(PACK_DIR / "units.yaml")
+    gaz = Gazetteer()
+    gaz.add({"id": "brigade-55", "name": "55th Brigade", "type": "ORG"})
+
+    def units(text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str, list[str]]]]:
+        pack, new = find_units(text, tokenize(text), set(), words, gaz)
+        return [(m.entity_id, m.surface) for m in pack], [(e.id, e.name, e.mentions) for e in new]
+
+    assert units("اشتبكت الكتيبة 177 مشاة مع قوة من الكتيبة 177 جنوب أوباري") == (
+        [],
+        [("unit-battalion-177", "177th Infantry Battalion", ["الكتيبة 177 مشاة", "الكتيبة 177"])],
+    )
+    assert units("The 177th Infantry Battalion withdrew.")[1][0][:2] == (
+        "unit-battalion-177",
+        "177th Infantry Battalion",
+    )
+    assert units("Le 177e bataillon s'est retiré.")[1] == [
+        ("unit-battalion-177", "177th Battalion", ["177e bataillon"])
+    ]
+    assert units("la brigade 55 a dit") == ([("brigade-55", "brigade 55")], [])
+    assert units("قال اللواء خليفة حفتر") == ([], [])
+    assert units("the 111th and 444th Combat Brigades") == ([], [])
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"
+    ]  # fmt: skip
