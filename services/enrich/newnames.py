@@ -9,6 +9,7 @@ runs are dropped: precision first. Word lists live in knowledge/lexicon.yaml.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -157,6 +158,7 @@ class UnitWords:
         return None
 
 
+_DIGITS = re.compile(r"(?<!\d)\d")  # where each number starts
 _NUMBER = re.compile(r"(\d{1,3})(?:st|nd|rd|th|e|er|eme|ème)?")
 
 
@@ -196,7 +198,7 @@ def find_units(
     n = len(texts)
     found: dict[str, Entity] = {}
     # Only the words around a number can be a unit word: most articles have a few numbers.
-    numbers = [j for j, word in enumerate(texts) if word[:1].isdigit()]
+    numbers = {bisect_right(starts, m.start()) - 1 for m in _DIGITS.finditer(text)}
     near = sorted({k for j in numbers for k in (j - 1, j + 1, j + 2) if 0 <= k < n})
     for k in near:
         word = texts[k]
