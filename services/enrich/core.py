@@ -24,8 +24,9 @@ from services.enrich.knowledge import (
     load_lexicon,
     load_topic_model,
     load_topics,
+    load_units,
 )
-from services.enrich.newnames import UnitWords, find_new_names, find_units
+from services.enrich.newnames import find_new_names, find_units
 from services.enrich.relevance import RelevanceRule
 from services.enrich.topics import Tagger, lead_end
 
@@ -34,7 +35,7 @@ class Enricher:
     def __init__(self, pack_dir: Path = PACK_DIR) -> None:
         self.gaz = load_gazetteer(pack_dir)
         self.lexicon = load_lexicon(pack_dir)
-        self.units = UnitWords.load(pack_dir / "units.yaml")
+        self.units = load_units(pack_dir)
         self.tagger = Tagger(load_topics(pack_dir), *load_topic_model(pack_dir))
         rule = pack_dir / "relevance.yaml"
         self.relevance = RelevanceRule.load(rule) if rule.exists() else None  # None: no verdict

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from newspipe.contract import Entity
 from newspipe.text import TOKEN, fold, is_arabic, words_split
 from services.enrich.knowledge import NOT_A_NAME, Gazetteer, SharedReading, acronym_key
-from services.enrich.names import arabic_variant, lam_variant, name_key, strict_key, token_keys
+from services.enrich.names import arabic_variant, name_key, readings, strict_key, token_keys
 
 CONTEXT_WINDOW = (
     12  # tokens each side of a bare surname searched for role cues ("deputy commander")
@@ -117,8 +117,8 @@ class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
             return None  # a lower-case word that starts no name
         plan = tuple(
             (first, tuple(n for n in gaz.lengths[first] if n > 1), self._single(word, first))
-            for first in (key, _variant(key), lam_variant(word, key))
-            if first and first in gaz.lengths
+            for first in readings(word, key)
+            if first in gaz.lengths
         )
         surname = _surname_key(key, gaz) if upper else None
         if surname is not None and not _strict_ok(word, surname, gaz):
@@ -148,22 +148,20 @@ class _Words(dict[str, tuple[tuple[str, ...], tuple[Slot, ...] | None]]):
 
 
 def _words(gaz: Gazetteer) -> _Words:
-    words = gaz.cache.get("words")
-    if not isinstance(words, _Words):
-        words = gaz.cache["words"] = _Words(gaz)
-    return words
+    return gaz.derived("words", lambda: _Words(gaz))
 
 
 def _seconds(gaz: Gazetteer) -> dict[str, frozenset[str]]:
     """First key -> the second keys of the pack names of two keys or more that start with it."""
-    seconds = gaz.cache.get("seconds")
-    if not isinstance(seconds, dict):
+
+    def make() -> dict[str, frozenset[str]]:
         found: dict[str, set[str]] = defaultdict(set)
         for key in gaz.by_key:
             if len(key) > 1:
                 found[key[0]].add(key[1])
-        seconds = gaz.cache["seconds"] = {k: frozenset(v) for k, v in found.items()}
-    return seconds
+        return {k: frozenset(v) for k, v in found.items()}
+
+    return gaz.derived("seconds", make)
 
 
 def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set[int]]:
@@ -233,7 +231,7 @@ def _described(
     firsts: list[str] | None = None  # each word's first key, made when needed (a word without
     # keys, a lone article, gets the next word's: "al-" and "the" are not in any description)
     for d in gaz.descriptions:
-        if named & d.unless_ids or not named & d.when_ids:
+        if not d.holds(named):
             continue
         if firsts is None:
             firsts = list(map(keys.__getitem__, first_key[:-1]))
@@ -264,32 +262,29 @@ def reread_shared(text: str, mentions: list[Mention], gaz: Gazetteer) -> list[Me
     """A name that two entries went by (knowledge pack, `shared_names`) is read from the article:
     by the acronym that follows it in brackets, else by the entities the article names; the
     pack's default holder otherwise."""
-    holders = gaz.cache.get("shared holders")
-    if not isinstance(holders, frozenset):
-        holders = gaz.cache["shared holders"] = frozenset(gaz.by_key[k][0] for k in gaz.shared)
+    holders = gaz.derived("shared holders", lambda: frozenset(gaz.by_key[k][0] for k in gaz.shared))
     if not any(m.entity_id in holders for m in mentions):
         return mentions
     named = {m.entity_id for m in mentions}
     out = []
     for m in mentions:
-        readings = gaz.shared.get(name_key(m.surface)) if m.entity_id in holders else None
-        reading = _shared_reading(text, m, readings, named, gaz) if readings else None
+        others = gaz.shared.get(name_key(m.surface)) if m.entity_id in holders else None
+        reading = _shared_reading(text, m, others, named, gaz) if others else None
         out.append(m._replace(entity_id=reading, how="context") if reading else m)
     return out
 
 
 def _shared_reading(
-    text: str, m: Mention, readings: list[SharedReading], named: set[str], gaz: Gazetteer
+    text: str, m: Mention, others: list[SharedReading], named: set[str], gaz: Gazetteer
 ) -> str | None:
     """The other reading `m` takes (None: it stays the default holder's)."""
     after = _BRACKETED.match(text, m.end)
     owner = gaz.acronyms.get(after.group(1)) if after else None
     if owner == m.entity_id:
         return None
-    if owner is not None and any(r.entity_id == owner for r in readings):
+    if owner is not None and any(r.entity_id == owner for r in others):
         return owner
-    cued = (r.entity_id for r in readings if named & r.when_ids and not named & r.unless_ids)
-    return next(cued, None)
+    return next((r.entity_id for r in others if r.holds(named)), None)
 
 
 NATIONAL_SHARE = 0.5  # of the article's located place mentions, for "its" country
@@ -299,9 +294,7 @@ def nationalise(mentions: list[Mention], gaz: Gazetteer) -> list[Mention]:
     """An unqualified national institution ("the Interior Ministry", "وزارة الداخلية") is the
     one of the country the article is about: the country of at least half of its place mentions,
     when the pack holds that country's institution; else the pack's default (Libya's)."""
-    holders = gaz.cache.get("holders")
-    if not isinstance(holders, frozenset):
-        holders = gaz.cache["holders"] = frozenset(gaz.national.values())
+    holders = gaz.derived("holders", lambda: frozenset(gaz.national.values()))
     roles = [
         _unqualified_role(m.surface, gaz) if m.entity_id in holders else None for m in mentions
     ]

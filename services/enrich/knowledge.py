@@ -4,16 +4,24 @@ who is who: people/orgs/places with aliases, surnames and context cues; the topi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import yaml
 
 from newspipe.contract import EntityType
 from newspipe.text import TOKEN, fold
-from services.enrich.names import ARTICLES, is_acronym, name_key, strict_key
+from services.enrich.names import (
+    ARTICLES,
+    is_acronym,
+    name_key,
+    readings,
+    strict_key,
+    token_keys,
+)
 from services.enrich.topicmodel import Blend, TopicModel
 
 PACK_DIR = Path(__file__).resolve().parent / "knowledge"
@@ -38,6 +46,7 @@ HAND_FILES = (
 )
 ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
+T = TypeVar("T")
 # What a phrase of lexicon.yaml's not_names is matched as: it takes its words, so that no name is
 # read inside it ("القوة القاهرة", force majeure, is not Cairo), and yields no entity.
 NOT_A_NAME = "\x00not-a-name"
@@ -90,6 +99,13 @@ class Gazetteer:
     def __post_init__(self) -> None:
         # in characters as written, with room for combining marks fold() would drop
         self.longest_function_word = 2 * max(map(len, self.function_words), default=0)
+
+    def derived(self, name: str, make: Callable[[], T]) -> T:
+        """State the matcher derives from the tables (`make()`), made once and made again after
+        the tables change."""
+        if name not in self.cache:
+            self.cache[name] = make()
+        return cast(T, self.cache[name])
 
     def add(self, entry: dict[str, Any]) -> None:
         self.cache.clear()
@@ -212,25 +228,63 @@ def acronym_key(acronym: str) -> str:
 
 
 @dataclass(frozen=True)
-class Description:
-    """A definite description of a pack entity ("the mission" for UNSMIL), by name keys."""
+class NamedInArticle:
+    """A condition on the entities an article names: one of `when_ids` and none of
+    `unless_ids` (another mission, another government's leader)."""
 
-    entity_id: str
-    phrases: tuple[EntityKey, ...]
-    when_ids: frozenset[str]  # one of these named in the article
-    unless_ids: frozenset[str]  # and none of these (another mission)
+    when_ids: frozenset[str]
+    unless_ids: frozenset[str]
+
+    def holds(self, named: set[str]) -> bool:
+        return bool(named & self.when_ids) and not named & self.unless_ids
 
 
 @dataclass(frozen=True)
-class SharedReading:
+class Description(NamedInArticle):
+    """A definite description of a pack entity ("the mission" for UNSMIL), by name keys, that
+    names it where the condition holds."""
+
+    entity_id: str
+    phrases: tuple[EntityKey, ...]
+
+
+@dataclass(frozen=True)
+class SharedReading(NamedInArticle):
     """Another reading of a name an entry holds by default (knowledge pack, `shared_names`):
     French outlets called Sarraj's government (the GNA) "gouvernement d'union nationale", the name
     of Dbeibah's (the GNU) since 2021. Read so when this entry's acronym follows the name in
-    brackets, else when the article names one of `when_ids` and none of `unless_ids`."""
+    brackets, else where the condition holds."""
 
     entity_id: str
-    when_ids: frozenset[str]
-    unless_ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class UnitWords:
+    """knowledge/units.yaml, by name key (token_keys): a unit word's key -> the English unit
+    ("Battalion"), a kind word's -> the kind ("Infantry")."""
+
+    units: dict[str, str]
+    kinds: dict[str, str]
+
+    def lookup(self, word: str, table: dict[str, str]) -> str | None:
+        """The entry of a word under any of its readings (names.readings: an Arabic word with a
+        clitic, the article, a contracted lam)."""
+        keys = token_keys(word)
+        return (
+            next((table[k] for k in readings(word, keys[0]) if k in table), None) if keys else None
+        )
+
+
+def load_units(pack_dir: Path = PACK_DIR) -> UnitWords:
+    path = pack_dir / "units.yaml"
+    data = read_yaml(path.read_text("utf-8")) if path.exists() else {}
+
+    def table(key: str) -> dict[str, str]:
+        return {
+            token_keys(str(w))[0]: name for name, ws in (data.get(key) or {}).items() for w in ws
+        }
+
+    return UnitWords(units=table("units"), kinds=table("kinds"))
 
 
 def strict_form(alias: str) -> str:
@@ -258,9 +312,9 @@ def load_gazetteer(pack_dir: Path = PACK_DIR, files: tuple[str, ...] = ENTITY_FI
     for phrase in sorted(lexicon.get("not_names", ())):
         gaz.add_not_name(phrase)
     gaz.share_unqualified()
-    for key, readings in gaz.shared.items():
+    for key, others in gaz.shared.items():
         if not gaz.by_key.get(key):
-            names = ", ".join(r.entity_id for r in readings)
+            names = ", ".join(r.entity_id for r in others)
             raise ValueError(f"knowledge pack: {names}: a shared name no entry holds: {key}")
     return gaz
 

@@ -67,6 +67,12 @@ def lam_variant(word: str, key: str) -> str | None:
     return "ل" + key if len(key) >= 2 and fold(word).startswith("لل") and is_arabic(key) else None
 
 
+def readings(word: str, key: str) -> tuple[str, ...]:
+    """The keys a word may be read under: its key, then without a one-letter clitic (وحفتر ->
+    حفتر) and with its own lam restored (للواء -> لواء), where those apply."""
+    return tuple(k for k in (key, arabic_variant(key), lam_variant(word, key)) if k)
+
+
 def latin_key(t: str) -> str:
     for pattern, repl in _LATIN_RULES:
         t = pattern.sub(repl, t)

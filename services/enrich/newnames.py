@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
-from pathlib import Path
+from typing import Any
 
 from newspipe.contract import Entity
 from newspipe.text import fold as _fold
 from services.enrich.entities import Mention, Tokens
-from services.enrich.knowledge import Gazetteer, read_yaml
+from services.enrich.knowledge import Gazetteer, UnitWords
 from services.enrich.names import name_key
 
 CONNECTORS = frozenset(
@@ -133,43 +132,8 @@ def _add(found: dict[str, Entity], surface: str, etype: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class UnitWords:
-    """knowledge/units.yaml: folded word -> the English unit ("Battalion") or kind ("Infantry")."""
-
-    units: dict[str, str]
-    kinds: dict[str, str]
-
-    @classmethod
-    def load(cls, path: Path) -> UnitWords:
-        data = read_yaml(path.read_text("utf-8")) if path.exists() else {}
-
-        def table(key: str) -> dict[str, str]:
-            return {_fold(str(w)): name for name, ws in (data.get(key) or {}).items() for w in ws}
-
-        return cls(units=table("units"), kinds=table("kinds"))
-
-    def lookup(self, word: str, table: dict[str, str]) -> str | None:
-        """The entry of a word, an Arabic one also without its clitic and article."""
-        folded = fold(word)
-        for form in _bare_forms(folded):
-            if form in table:
-                return table[form]
-        return None
-
-
 _DIGITS = re.compile(r"(?<!\d)\d")  # where each number starts
 _NUMBER = re.compile(r"(\d{1,3})(?:st|nd|rd|th|e|er|eme|ème)?")
-
-
-def _bare_forms(word: str) -> list[str]:
-    forms = [word]
-    if word[:1] in "وفبلك" and len(word) > 3:
-        forms.append(word[1:])
-    for form in list(forms):
-        if form.startswith("ال") and len(form) > 3:
-            forms.append(form[2:])
-    return forms
 
 
 def _number(word: str) -> int | None:
@@ -196,13 +160,14 @@ def find_units(
         return pack, []
     texts, starts, ends, _ = tokens
     n = len(texts)
-    found: dict[str, Entity] = {}
+    # unit id -> [name, mentions as written, count]: the name is the last one that gives the
+    # kind of unit ("177th Infantry Battalion" over "177th Battalion"), else the first
+    found: dict[str, list[Any]] = {}
     # Only the words around a number can be a unit word: most articles have a few numbers.
     numbers = {bisect_right(starts, m.start()) - 1 for m in _DIGITS.finditer(text)}
     near = sorted({k for j in numbers for k in (j - 1, j + 1, j + 2) if 0 <= k < n})
     for k in near:
-        word = texts[k]
-        unit = words.lookup(word, words.units) if not word[:1].isdigit() else None
+        unit = words.lookup(texts[k], words.units)
         if unit is None or k in covered:
             continue
         kind, span = None, None
@@ -233,23 +198,25 @@ def find_units(
         if held is not None:
             pack.append(Mention(held, surface, starts[span[0]], ends[span[1]], span[0], "unit"))
             continue
-        key = f"unit-{unit.lower()}-{number}"
-        ent = found.get(key)
-        if ent is None or (kind and ent.name != name):  # the fullest name the text gives
-            mentions = [*ent.mentions, surface] if ent and surface not in ent.mentions else None
-            found[key] = Entity(
-                id=key,
-                name=name,
-                type="ORG",
-                mentions=mentions or [surface],
-                count=(ent.count + 1) if ent else 1,
-                in_pack=False,
-                attributes={"matched_by": "numbered unit"},
-            )
-        else:
-            mentions = ent.mentions if surface in ent.mentions else [*ent.mentions, surface]
-            found[key] = ent.model_copy(update={"count": ent.count + 1, "mentions": mentions})
-    return pack, list(found.values())
+        seen = found.setdefault(f"unit-{unit.lower()}-{number}", [name, [], 0])
+        if kind:
+            seen[0] = name
+        if surface not in seen[1]:
+            seen[1].append(surface)
+        seen[2] += 1
+    new = [
+        Entity(
+            id=uid,
+            name=name,
+            type="ORG",
+            mentions=mentions,
+            count=count,
+            in_pack=False,
+            attributes={"matched_by": "numbered unit"},
+        )
+        for uid, (name, mentions, count) in found.items()
+    ]
+    return pack, new
 
 
 def _held(gaz: Gazetteer, *names: str) -> str | None:

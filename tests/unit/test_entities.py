@@ -401,10 +401,10 @@ def test_numbered_units_outside_the_pack_are_named_in_english_across_languages()
     named as the press writes it in English; a unit the pack holds under another writing is the
     pack's; a rank before a name ("اللواء خليفة حفتر") and plurals are no unit."""
     from services.enrich.entities import tokenize
-    from services.enrich.knowledge import PACK_DIR, Gazetteer
-    from services.enrich.newnames import UnitWords, find_units, ordinal
+    from services.enrich.knowledge import Gazetteer, load_units
+    from services.enrich.newnames import find_units, ordinal
 
-    words = UnitWords.load(PACK_DIR / "units.yaml")
+    words = load_units()
     gaz = Gazetteer()
     gaz.add({"id": "brigade-55", "name": "55th Brigade", "type": "ORG"})
 
