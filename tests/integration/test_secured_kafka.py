@@ -6,14 +6,12 @@ output."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from pydantic import SecretStr
 
 from newspipe.clients import es_client
 from newspipe.config import KafkaSettings, Settings, kafka_client_kwargs
-from newspipe.tools.stack.kafka import _kafka_java
+from newspipe.tools.stack.kafka import _kafka_java, format_args, new_cluster_id
 from tests.conftest import ROOT, _free_port, require_stack, unique_env
 from tests.integration.test_secured_es import PASSWORD as ES_PASSWORD
 from tests.integration.test_secured_es import USER as ES_USER
@@ -32,7 +30,7 @@ from tests.integration.test_secured_es import _certificates, _newspipe, proxy
 
 __all__ = ["proxy"]  # the fixture: nginx with TLS and basic auth in front of Elasticsearch
 
-CLUSTER_ID = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+CLUSTER_ID = new_cluster_id()
 PASSWORD = "k4fka-Misrata-77"
 USER = "newspipe"
 
@@ -80,8 +78,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     java = _kafka_java(stack, "384m")
     scram = f"SCRAM-SHA-256=[name={USER},password={PASSWORD}]"
     subprocess.run(
-        [*java, "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID,
-         "-c", str(props), "--add-scram", scram, "--add-scram", scram.replace("256", "512")],
+        [*java, "kafka.tools.StorageTool", *format_args(CLUSTER_ID, props),
+         "--add-scram", scram, "--add-scram", scram.replace("256", "512")],
         check=True, capture_output=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     log = (folder / "kafka.out").open("wb")

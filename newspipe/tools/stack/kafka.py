@@ -72,16 +72,27 @@ def _kafka_java(s: StackSettings, heap: str) -> list[str]:
     ]
 
 
+def new_cluster_id() -> str:
+    """Kafka's Uuid: 16 random bytes, url-safe base64 without padding. One in 64 starts with
+    "-": hand it to StorageTool as `--cluster-id=ID` (format_args), never as a separate word."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def format_args(cluster_id: str, props: Path) -> list[str]:
+    """StorageTool format's arguments (an id starting with "-" would be read as an option)."""
+    return ["format", f"--cluster-id={cluster_id}", "-c", str(props)]
+
+
 def _format_kafka(s: StackSettings, props: Path) -> None:
     """StorageTool format, once: skipped when the log dir already holds meta.properties (saves a
     ~1.5 s JVM start on every restart); --ignore-formatted covers the race anyway."""
     if (s.state_dir / "kafka" / "data" / "meta.properties").exists():
         return
     id_file = s.state_dir / "kafka" / "cluster.id"
-    if not id_file.exists():  # Kafka's Uuid: 16 random bytes, url-safe base64 without padding
-        id_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
-    tool = [*_kafka_java(s, "256m"), "kafka.tools.StorageTool", "format"]
-    args = ["-t", id_file.read_text().strip(), "-c", str(props), "--ignore-formatted"]
+    if not id_file.exists():
+        id_file.write_text(new_cluster_id())
+    tool = [*_kafka_java(s, "256m"), "kafka.tools.StorageTool"]
+    args = [*format_args(id_file.read_text().strip(), props), "--ignore-formatted"]
     done = subprocess.run([*tool, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise StackError(f"Kafka storage format failed:\n{(done.stdout + done.stderr)[-3000:]}")
