@@ -143,6 +143,18 @@ class IndexSettings(BaseModel):
         description="once a document arrived, max seconds to go on filling its batch while more "
         "keep coming (a backlog is written 500 at a time, a lone file at once)",
     )
+    backlog_age: float = Field(
+        5.0,
+        description="articles first seen longer ago than this when they reach the indexer mean "
+        "the pipeline is behind (a backfill, a catch-up after an outage): their batch is then "
+        "filled for up to backlog_linger instead of batch_linger",
+    )
+    backlog_linger: float = Field(
+        1.0,
+        description="max seconds to go on filling a batch of articles that already waited "
+        "longer than backlog_age: bigger bulk requests cost Elasticsearch less CPU per document, "
+        "and an article that waited that long loses little by another second",
+    )
     max_retries: int = Field(8, description="retries of transient errors before crashing")
     live_refresh: float = Field(
         0.1,

@@ -253,6 +253,14 @@ class LinkUpdate(_Model):
 KIND_HEADER = "kind"
 KIND_ARTICLE = b"article"
 KIND_LINK_UPDATE = b"link-update"
+# On news.enriched articles: when the article was first seen (`ingested_at`), in epoch
+# milliseconds as ASCII. The indexer reads how far behind the pipeline is from it without
+# parsing the document (services/index/sink.behind).
+INGESTED_HEADER = "ingested-at"
+
+
+def ingested_header(when: datetime) -> bytes:
+    return str(round(when.timestamp() * 1000)).encode()
 
 
 TriggerKind = Literal["new-story", "growth", "new-language"]

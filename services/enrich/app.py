@@ -28,12 +28,14 @@ from pydantic import ValidationError
 
 from newspipe.config import Settings, kafka_ssl_context, message_max_bytes
 from newspipe.contract import (
+    INGESTED_HEADER,
     KIND_ARTICLE,
     KIND_HEADER,
     KIND_LINK_UPDATE,
     DeadLetter,
     EnrichedArticle,
     RawArticle,
+    ingested_header,
     utcnow,
 )
 from newspipe.obs import FIRST_BACKOFF, MAX_BACKOFF, collapse_repeats, use_format
@@ -308,7 +310,16 @@ class Stages:
         await self.forward(
             event,
             "enriched",
-            [(decided.id, decided.to_bytes(), {KIND_HEADER: KIND_ARTICLE})]
+            [
+                (
+                    decided.id,
+                    decided.to_bytes(),
+                    {
+                        KIND_HEADER: KIND_ARTICLE,
+                        INGESTED_HEADER: ingested_header(decided.ingested_at),
+                    },
+                )
+            ]
             + [(u.id, u.to_bytes(), {KIND_HEADER: KIND_LINK_UPDATE}) for u in updates],
         )
         log.debug(

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from newspipe.config import Settings
-from newspipe.contract import KIND_ARTICLE, KIND_HEADER, DeadLetter, EnrichedArticle
+from newspipe.contract import (
+    INGESTED_HEADER,
+    KIND_ARTICLE,
+    KIND_HEADER,
+    DeadLetter,
+    EnrichedArticle,
+)
 from services.enrich.app import Stages, build
 from tests.conftest import raw_article
 
@@ -83,8 +89,10 @@ def test_link_agent_decides_and_dead_letters(app_and_stages: Any) -> None:
     enriched = out["link"].sent[0][1]
     _put(app, "link", [enriched, b'{"id": "nope"}'])
     [(key, value, headers)] = out["enriched"].sent
-    assert headers == {KIND_HEADER: KIND_ARTICLE}
     decided = EnrichedArticle.model_validate_json(value)
+    # the first-seen time in milliseconds, for the indexer's batching (sink.linger_for)
+    at = round(decided.ingested_at.timestamp() * 1000)
+    assert headers == {KIND_HEADER: KIND_ARTICLE, INGESTED_HEADER: str(at).encode()}
     assert key == decided.id.encode() and decided.story.id == decided.id  # a story of its own
     [(_k, letter_bytes, _h)] = out["dlq"].sent
     letter = DeadLetter.model_validate_json(letter_bytes)
