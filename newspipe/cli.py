@@ -648,15 +648,17 @@ def train_topics_cmd(labels: tuple[Path, ...], out: Path | None) -> None:
     if not chosen:
         raise click.UsageError("no labels given, and the pack lists none (model.trained_on)")
     try:
-        texts, targets, skipped = examples(chosen, Path.cwd())
+        texts, targets, skipped, on_track = examples(chosen, Path.cwd())
     except BlindRefused as exc:
         raise click.UsageError(str(exc)) from exc
-    model = train(texts, targets)
+    model = train(texts, targets, on_track)
     path = out or PACK_DIR / spec.get("file", "topic-model.npz")
     model.save(path)
     click.echo(f"{len(texts)} articles ({skipped} left out: also in a blind or sealed part)")
     for topic in model.topics:
         click.echo(f"  {topic:<24} {sum(topic in t for t in targets):>4} labelled")
+    verdicts = [v for v in on_track if v is not None]
+    click.echo(f"  {'on-track head':<24} {len(verdicts):>4} verdicts ({verdicts.count(False)} off)")
     click.echo(f"written: {path}")
 
 

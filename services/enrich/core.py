@@ -60,7 +60,10 @@ class Enricher:
         topics = self.tagger.passing(scored)
         verdict = None
         if self.relevance is not None:
-            verdict, topics = self.relevance.judge(folded, entities, scored, topics)
+            model = self.tagger.model
+            # (no topic scored at all: off-track whatever the model says; not worth reading)
+            probability = model.on_track(folded) if model is not None and scored else None
+            verdict, topics = self.relevance.judge(folded, entities, scored, topics, probability)
         return EnrichedArticle(
             id=raw.id,
             title=raw.title,

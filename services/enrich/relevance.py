@@ -26,6 +26,9 @@ class RelevanceRule:
     min_track_score: float
     track_topics: frozenset[str]
     country_words: re.Pattern[str]
+    # an on-track verdict is overruled when the topics' text model gives the article an on-track
+    # probability under this (None: the rule alone decides)
+    model_veto: float | None = None
 
     @classmethod
     def load(cls, path: Path) -> RelevanceRule:
@@ -41,15 +44,22 @@ class RelevanceRule:
             track_topics=frozenset(data["track_topics"]),
             # Arabic words carry attached clitics (و ب ل ف ك + ال) on the left.
             country_words=re.compile(rf"(?<!\w)[وفبلك]?(?:ال)?(?:{alts})(?!\w)"),
+            model_veto=float(data["model_veto"]) if data.get("model_veto") is not None else None,
         )
 
     def judge(
-        self, folded_text: str, entities: list[Entity], scored: list[Topic], tagged: list[Topic]
+        self,
+        folded_text: str,
+        entities: list[Entity],
+        scored: list[Topic],
+        tagged: list[Topic],
+        probability: float | None = None,
     ) -> tuple[Relevance, list[Topic]]:
         """The verdict and the tags the article keeps (see the module's text). `folded_text`:
         title and body, folded; `scored`: every topic's score (Tagger.scores); `tagged`: the
-        topics that reached their thresholds."""
-        return self.decide(self.located(folded_text, entities), scored, tagged)
+        topics that reached their thresholds; `probability`: the text model's on-track
+        probability (TopicModel.on_track), if any."""
+        return self.decide(self.located(folded_text, entities), scored, tagged, probability)
 
     def located(self, folded_text: str, entities: list[Entity]) -> tuple[int, int]:
         """(mentions placing the article in the country, located mentions in all)."""
@@ -63,7 +73,11 @@ class RelevanceRule:
         return home, located
 
     def decide(
-        self, counts: tuple[int, int], scored: list[Topic], tagged: list[Topic]
+        self,
+        counts: tuple[int, int],
+        scored: list[Topic],
+        tagged: list[Topic],
+        probability: float | None = None,
     ) -> tuple[Relevance, list[Topic]]:
         """judge() from located()'s counts."""
         home, located = counts
@@ -80,6 +94,17 @@ class RelevanceRule:
         ]
         about_country = share >= self.min_share
         on = (bool(track_tags) or track_score >= self.min_track_score) and about_country
+        if probability is not None and self.model_veto is not None:
+            vetoed = on and probability < self.model_veto
+            evidence.append(
+                f"text model: on-track probability {probability:.3f} "
+                + (
+                    f"under {self.model_veto:g}: off-track"
+                    if vetoed
+                    else f"(veto under {self.model_veto:g})"
+                )
+            )
+            on = on and not vetoed
         score = min(1.0, track_score / (2 * self.min_track_score)) * share if on else 0.0
         verdict = Relevance(on_track=on, score=round(score, 3), evidence=evidence)
         if about_country or not tagged:

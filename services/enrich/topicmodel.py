@@ -16,8 +16,10 @@ topic that no rule scored at all.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,22 +77,49 @@ class TopicModel:
     idf: np.ndarray  # float32, one per bucket
     coef: np.ndarray  # float32, topics x buckets
     intercept: np.ndarray  # float32, one per topic
+    # the on-track head (coef per bucket, intercept): P(the article is on the security track)
+    track: tuple[np.ndarray, float] | None = None
 
     by_bucket: np.ndarray = field(init=False, repr=False)  # coef, buckets x topics
+    # the last text read and its features: the tagger and the verdict read the same text
+    _last: list[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # a text's buckets are then contiguous rows (a third of the cost of coef[:, ids])
         object.__setattr__(self, "by_bucket", np.ascontiguousarray(self.coef.T))
+        object.__setattr__(self, "_last", [None])
+
+    def _vector(self, folded: str) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket ids, tf-idf vector) of the text; the last text's are kept (one tuple,
+        replaced whole: an enrichment off the event loop may run beside another)."""
+        last = self._last[0]
+        if last is not None and last[0] is folded:
+            return last[1], last[2]
+        ids, tf = features(folded)
+        values = vector(ids, tf, self.idf)
+        self._last[0] = (folded, ids, values)
+        return ids, values
 
     def probabilities(self, folded: str) -> dict[str, float]:
         """Each topic's probability for the folded title and body, rounded to 3 decimals (the
         value the document records and the blend uses)."""
-        ids, tf = features(folded)
-        logits = vector(ids, tf, self.idf) @ self.by_bucket[ids] + self.intercept
+        ids, values = self._vector(folded)
+        logits = values @ self.by_bucket[ids] + self.intercept
         probs = 1 / (1 + np.exp(-logits.astype(np.float64)))
         return {t: round(float(p), 3) for t, p in zip(self.topics, probs, strict=True)}
 
+    def on_track(self, folded: str) -> float | None:
+        """The on-track head's probability for the folded title and body (3 decimals); None
+        for a model trained without verdicts."""
+        if self.track is None:
+            return None
+        ids, values = self._vector(folded)
+        logit = float(values @ self.track[0][ids]) + self.track[1]
+        return round(1 / (1 + math.exp(-logit)), 3)
+
     def save(self, path: Path) -> None:
+        # no head: an empty one (the file's layout is the same either way)
+        coef, intercept = self.track or (np.zeros(0), 0.0)
         np.savez_compressed(
             path,
             topics=np.array(self.topics),
@@ -99,6 +128,8 @@ class TopicModel:
             intercept=self.intercept.astype(np.float32),
             bits=np.array(BITS),
             ngrams=np.array(NGRAMS),
+            track_coef=coef.astype(np.float16),
+            track_intercept=np.array(intercept, dtype=np.float32),
         )
 
     @classmethod
@@ -106,11 +137,15 @@ class TopicModel:
         with np.load(path) as data:
             if int(data["bits"]) != BITS or tuple(data["ngrams"].tolist()) != NGRAMS:
                 raise ValueError(f"{path}: made for other features; run newspipe train-topics")
+            track = None
+            if "track_coef" in data and data["track_coef"].size:  # older files have none
+                track = (data["track_coef"].astype(np.float32), float(data["track_intercept"]))
             return cls(
                 [str(t) for t in data["topics"]],
                 data["idf"].astype(np.float32),
                 data["coef"].astype(np.float32),
                 data["intercept"].astype(np.float32),
+                track,
             )
 
 

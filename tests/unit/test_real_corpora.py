@@ -43,50 +43,54 @@ from tests.conftest import ROOT
 # 0.776, real-topics2/blind story 0.286 -> 0.250 (the story rule compares topic sets),
 # real-topics3/blind topics 0.817 -> 0.800, and (in-sample) real-xlang's to 0.914, real-xlang2's
 # to 0.878.
+# Eighth round (ADR 0015): the text model's on-track head vetoes an on-track verdict under 0.4,
+# chosen leaving one tune corpus out at a time; every blind part pooled: off-track F1 0.829 ->
+# 0.886, no part lower. Off-track floors raised with it; the tune parts' are in-sample for the
+# head, which trains on them.
 FLOORS = {
     "real": (0.92, 0.89, 0.93, 0.99, 0.99, 0.89),
     "real/blind": (0.89, 0.86, 0.84, 0.99, 0.79, 0.75),
-    "real-wire": (0.93, 0.87, 0.91, 0.88, 0.9, 0.97),
+    "real-wire": (0.93, 0.87, 0.91, 0.94, 0.9, 0.97),
     "real-wire/blind": (0.88, 0.92, 0.75, 0.59, 0.66, 0.86),
-    "real-events": (0.93, 0.91, 0.95, 0.85, 0.99, 0.76),
-    "real-events/blind": (0.85, 0.85, 0.8, 0.79, 0.79, 0.45),
+    "real-events": (0.93, 0.91, 0.95, 0.99, 0.99, 0.76),
+    "real-events/blind": (0.85, 0.85, 0.8, 0.99, 0.79, 0.45),
     # On/off-track boundary cases, one story each (no copy or story pairs to score).
-    "real-relevance": (0.87, 0.86, 0.75, 0.9, 0.0, 0.0),
-    "real-relevance/blind": (0.75, 0.75, 0.68, 0.87, 0.0, 0.0),
+    "real-relevance": (0.87, 0.86, 0.75, 0.99, 0.0, 0.0),
+    "real-relevance/blind": (0.75, 0.75, 0.68, 0.96, 0.0, 0.0),
     # Sealed: labelled on 2026-12-01 (parts 1-2: 72 articles; part 3: 46), no tune part.
-    "real-sealed/part1": (0.85, 0.85, 0.72, 0.86, 0.92, 0.52),
-    "real-sealed/part2": (0.85, 0.76, 0.79, 0.95, 0.7, 0.79),
-    "real-sealed/part3": (0.86, 0.87, 0.82, 0.79, 0.9, 0.67),
+    "real-sealed/part1": (0.85, 0.85, 0.72, 0.91, 0.92, 0.52),
+    "real-sealed/part2": (0.85, 0.76, 0.79, 0.99, 0.7, 0.79),
+    "real-sealed/part3": (0.86, 0.87, 0.82, 0.88, 0.9, 0.67),
     # Stories told in several languages, re-edited wire copies, look-alike events.
     "real-xlang": (0.83, 0.75, 0.91, 0.99, 0.88, 0.62),
     "real-xlang/blind": (0.92, 0.9, 0.87, 0.99, 0.99, 0.43),
     # Every topic in everyday wordings, many Arabic articles (few copy pairs: real-topics2's
     # blind part has none, so its near-duplicate F1 is 0 by definition).
-    "real-topics": (0.87, 0.83, 0.86, 0.92, 0.99, 0.85),
-    "real-topics/blind": (0.83, 0.81, 0.72, 0.49, 0.99, 0.72),
-    "real-topics2": (0.88, 0.88, 0.86, 0.7, 0.66, 0.58),
+    "real-topics": (0.87, 0.83, 0.86, 0.99, 0.99, 0.85),
+    "real-topics/blind": (0.83, 0.81, 0.72, 0.76, 0.99, 0.72),
+    "real-topics2": (0.88, 0.88, 0.86, 0.76, 0.66, 0.58),
     "real-topics2/blind": (0.85, 0.79, 0.78, 0.99, 0.0, 0.24),
     # 2026-12-02: the weakest topics (security cooperation, counterterrorism at home and abroad,
     # armed groups, UN mediation, politics) and stories told in several languages (JMC rounds,
     # chiefs of staff, Tripoli clashes, Yevkurov's visits). real-xlang2's blind copy pair shares
     # one paragraph (near-duplicate F1 0 there).
-    "real-topics3": (0.83, 0.85, 0.85, 0.9, 0.99, 0.45),
-    "real-topics3/blind": (0.85, 0.83, 0.79, 0.59, 0.99, 0.76),
-    "real-xlang2": (0.91, 0.91, 0.87, 0.66, 0.39, 0.81),
-    "real-xlang2/blind": (0.89, 0.88, 0.83, 0.66, 0.0, 0.36),
+    "real-topics3": (0.83, 0.85, 0.85, 0.95, 0.99, 0.45),
+    "real-topics3/blind": (0.85, 0.83, 0.79, 0.79, 0.99, 0.76),
+    "real-xlang2": (0.91, 0.91, 0.87, 0.99, 0.39, 0.81),
+    "real-xlang2/blind": (0.89, 0.88, 0.83, 0.99, 0.0, 0.36),
     # 2026-12-02 (sixth round): topics hard to tell apart (politics, UN mediation, security
     # cooperation, borders; recurring look-alike meetings and visits, many undated) and stories
     # told in two or three languages with their look-alikes. Topic floors of the tune parts are
     # in-sample for the model, which now also trains on them.
-    "real-topics4": (0.87, 0.83, 0.9, 0.68, 0.79, 0.24),
-    "real-topics4/blind": (0.81, 0.86, 0.84, 0.54, 0.99, 0.66),
-    "real-xlang3": (0.87, 0.85, 0.9, 0.74, 0.99, 0.78),
-    "real-xlang3/blind": (0.9, 0.9, 0.85, 0.79, 0.99, 0.57),
+    "real-topics4": (0.87, 0.83, 0.9, 0.98, 0.79, 0.24),
+    "real-topics4/blind": (0.81, 0.86, 0.84, 0.83, 0.99, 0.66),
+    "real-xlang3": (0.87, 0.85, 0.9, 0.99, 0.99, 0.78),
+    "real-xlang3/blind": (0.9, 0.9, 0.85, 0.99, 0.99, 0.57),
     # 2026-12-02 (sixth round, later): entity-dense articles (commanders, units, agencies,
     # military regions, ministries; Tunisian cells as negatives), and the topics most often
     # over- or under-tagged. real-topics5 carries no on/off-track verdicts (its labeller counted
     # the political process as on-track, unlike the others': the field was removed, unread).
-    "real-entities": (0.85, 0.83, 0.87, 0.39, 0.0, 0.25),
+    "real-entities": (0.85, 0.83, 0.87, 0.58, 0.0, 0.25),
     "real-entities/blind": (0.86, 0.85, 0.77, 0.54, 0.99, 0.43),
     "real-topics5": (0.86, 0.86, 0.88, None, 0.66, 0.53),
     "real-topics5/blind": (0.85, 0.84, 0.75, None, 0.99, 0.62),
@@ -95,11 +99,11 @@ FLOORS = {
     # wording, as copies; its blind part's three off-track articles are all missed, F1 0);
     # Arabic security news from Libyan and Arab outlets (real-arabic); the political track
     # against the security track (real-politics).
-    "real-wire2": (0.91, 0.86, 0.93, 0.74, 0.46, 0.57),
+    "real-wire2": (0.91, 0.86, 0.93, 0.99, 0.46, 0.57),
     "real-wire2/blind": (0.88, 0.94, 0.87, 0.0, 0.79, 0.64),
-    "real-arabic": (0.82, 0.8, 0.84, 0.54, 0.0, 0.44),
+    "real-arabic": (0.82, 0.8, 0.84, 0.99, 0.0, 0.44),
     "real-arabic/blind": (0.87, 0.85, 0.8, 0.76, 0.99, 0.44),
-    "real-politics": (0.91, 0.9, 0.91, 0.55, 0.99, 0.34),
+    "real-politics": (0.91, 0.9, 0.91, 0.97, 0.99, 0.34),
     "real-politics/blind": (0.87, 0.82, 0.85, 0.96, 0.99, 0.71),
 }
 

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from newspipe.contract import Topic
 from services.enrich.core import Enricher
+from services.enrich.knowledge import PACK_DIR
+from services.enrich.relevance import RelevanceRule
 from tests.conftest import raw_article
 
 T0 = datetime(2023, 8, 16, tzinfo=UTC)
@@ -103,3 +106,33 @@ def test_libya_on_another_subject_keeps_its_topics(enricher: Enricher) -> None:
     assert doc.relevance is not None and not doc.relevance.on_track
     assert [t.id for t in doc.topics] == ["resources-economy"]
     assert not any("withheld" in line for line in doc.relevance.evidence)
+
+
+def test_the_text_models_low_on_track_probability_overrules_the_rule() -> None:
+    """A rule's on-track verdict stands unless the text model's on-track probability is under
+    the pack's `model_veto`; the evidence says which it was."""
+    rule = RelevanceRule.load(PACK_DIR / "relevance.yaml")
+    assert rule.model_veto is not None
+    tagged = [Topic(id="border-security", score=6.0, evidence=["coast guard"])]
+    counts = (5, 5)  # every located mention in Libya
+    assert rule.decide(counts, tagged, tagged)[0].on_track  # the rule alone
+    kept = rule.decide(counts, tagged, tagged, rule.model_veto + 0.01)[0]
+    vetoed = rule.decide(counts, tagged, tagged, rule.model_veto - 0.01)[0]
+    assert kept.on_track and f"veto under {rule.model_veto:g}" in kept.evidence[-1]
+    assert not vetoed.on_track and vetoed.score == 0.0 and "off-track" in vetoed.evidence[-1]
+    # a probability never turns an off-track verdict (no track topic) on
+    assert not rule.decide(counts, [], [], 0.99)[0].on_track
+
+
+def test_a_migrant_shipwreck_off_libya_is_off_track(enricher: Enricher) -> None:
+    """The rule reads the coast guard as border security; the text model, trained on the tune
+    parts' verdicts (rescues and shipwrecks are off-track there), overrules it."""
+    on, evidence = _verdict(
+        enricher,
+        "Dozens of migrants missing after boat capsizes off Libya",
+        "At least 61 migrants, including women and children, drowned after their boat capsized "
+        "off the Libyan coast near Zuwara, the International Organization for Migration said on "
+        "Saturday. The Libyan coast guard rescued 25 survivors and brought them to a detention "
+        "centre in Tripoli. The boat had left Zuwara with 86 people on board, survivors said.",
+    )
+    assert not on and evidence[-1].endswith("off-track"), evidence  # vetoed, not ruled off

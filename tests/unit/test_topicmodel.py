@@ -100,9 +100,10 @@ def test_the_committed_model_is_what_training_makes_of_the_committed_labels(
 ) -> None:
     """Retrained from the tune parts and the gold set (topics.yaml's `model.trained_on`), the
     model gives the committed model's probabilities (weights are stored as float16)."""
-    texts, targets, skipped = examples(_training_labels(), ROOT)
+    texts, targets, skipped, on_track = examples(_training_labels(), ROOT)
     assert len(texts) > 350 and skipped >= 1
-    model = train(texts, targets)
+    assert sum(v is not None for v in on_track) > 500 and False in on_track and True in on_track
+    model = train(texts, targets, on_track)
     model.save(tmp_path / "m.npz")
     fresh, committed = (
         TopicModel.load(tmp_path / "m.npz"),
@@ -112,6 +113,8 @@ def test_the_committed_model_is_what_training_makes_of_the_committed_labels(
     for text in texts[::25]:
         a, b = fresh.probabilities(text), committed.probabilities(text)
         assert max(abs(a[t] - b[t]) for t in a) <= 0.01, (a, b)
+        on, committed_on = fresh.on_track(text), committed.on_track(text)
+        assert on is not None and committed_on is not None and abs(on - committed_on) <= 0.01
 
 
 def test_training_never_sees_a_blind_text() -> None:
@@ -121,5 +124,21 @@ def test_training_never_sees_a_blind_text() -> None:
         examples([ROOT / "tests/data/real-sealed/part1/labels.yaml"], ROOT)
     urls, digests = held_out(ROOT / "tests/data")
     assert len(urls) > 200 and len(digests) > 200
-    _, _, skipped = examples(_training_labels(), ROOT)
+    skipped = examples(_training_labels(), ROOT).skipped
     assert skipped >= 3  # tune pages a blind or sealed part also holds (picked twice)
+
+
+def test_the_on_track_head_is_saved_and_read_back_and_optional(tmp_path: Path) -> None:
+    """The head's weights travel in the model file; a model trained without verdicts (or an
+    older file) has none, and gives no probability."""
+    texts = [fold(t) for t in ("the joint military commission met in sirte", "oil output rose")]
+    with_head = train(texts, [{"jmc-5plus5"}, set()], [True, False])
+    without = train(texts, [{"jmc-5plus5"}, set()])
+    with_head.save(tmp_path / "a.npz")
+    without.save(tmp_path / "b.npz")
+    a, b = TopicModel.load(tmp_path / "a.npz"), TopicModel.load(tmp_path / "b.npz")
+    pa = a.on_track(texts[0])
+    assert pa is not None and abs(pa - (with_head.on_track(texts[0]) or 0)) <= 0.01
+    assert pa > 0.5 > (a.on_track(texts[1]) or 1)
+    assert b.track is None and b.on_track(texts[0]) is None
+    assert a.probabilities(texts[0]) == b.probabilities(texts[0])  # the topics' part unchanged
