@@ -12,6 +12,10 @@ The tagger blends the two (topics.yaml, `model`): a topic is kept when
 reaches `blend_threshold`. So the model can drop a rule tag near its threshold that reads like
 no article labelled with it, or keep a rule score just under its threshold, but never tags a
 topic that no rule scored at all.
+
+The same features feed one more regression, the on-track head, trained on the tune parts'
+labelled verdicts: the on-track verdict (relevance.py) is overruled when the head finds an
+article the rule calls on-track unlike the articles labelled so (ADR 0015).
 """
 
 from __future__ import annotations
