@@ -43,6 +43,7 @@ HAND_FILES = (
     "region.yaml",
     "security.yaml",
     "extended.yaml",
+    "tune-names.yaml",
 )
 ENTITY_FILES = (*HAND_FILES, "world.yaml")  # world.yaml: generated (newspipe/tools/world_pack.py)
 EntityKey = tuple[str, ...]
@@ -377,13 +378,19 @@ class LinkingWeights:
     type_weight: dict[str, float]
     background: frozenset[str]
     background_weight: float
+    left_out: frozenset[str] = frozenset()  # entities no profile holds (`profiles_leave_out`)
 
 
 def load_linking(pack_dir: Path = PACK_DIR) -> LinkingWeights:
     """Weights of shared entities as story evidence (knowledge/linking.yaml)."""
     data = read_yaml((pack_dir / "linking.yaml").read_text("utf-8"))
+    left_out: set[str] = set()
+    for name in data.get("profiles_leave_out") or []:
+        pack_file = read_yaml((pack_dir / name).read_text("utf-8")) or {}
+        left_out.update(str(e["id"]) for e in pack_file.get("entities") or [])
     return LinkingWeights(
         type_weight={str(k): float(v) for k, v in data["type_weight"].items()},
         background=frozenset(data["background"]),
         background_weight=float(data["background_weight"]),
+        left_out=frozenset(left_out),
     )

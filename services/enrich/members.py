@@ -121,10 +121,11 @@ class MemberRecord:
 
 
 def profile(entities: list[Entity], weights: LinkingWeights) -> dict[str, float]:
-    """Entity id -> weight: type x (1 + ln count), background entities weighed down."""
+    """Entity id -> weight: type x (1 + ln count), background entities weighed down; entities
+    outside the pack, and those the pack leaves out of profiles, not at all."""
     out = {}
     for e in entities:
-        if e.id.startswith("ambiguous:") or not e.in_pack:
+        if e.id.startswith("ambiguous:") or not e.in_pack or e.id in weights.left_out:
             continue
         w = weights.type_weight.get(e.type, 1.0) * (1 + math.log(max(1, e.count)))
         if e.id in weights.background:

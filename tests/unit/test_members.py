@@ -16,6 +16,7 @@ import pytest
 
 from newspipe.contract import Entity
 from services.enrich import dedup
+from services.enrich.core import Enricher
 from services.enrich.knowledge import load_linking
 from services.enrich.link import Linker
 from services.enrich.members import (
@@ -24,8 +25,9 @@ from services.enrich.members import (
     MemberRecord,
     UnknownSchemaError,
     member_record,
+    profile,
 )
-from tests.conftest import linked_article
+from tests.conftest import linked_article, raw_article
 
 WHEN = datetime(2023, 7, 1, tzinfo=UTC)
 
@@ -172,3 +174,21 @@ def test_a_wrong_lsh_split_fails_the_import() -> None:
         text = f.read().replace("BANDS, ROWS = 20, 3", "BANDS, ROWS = 20, 4")
     with pytest.raises(ValueError, match="20 bands x 4 rows = 80 values"):
         exec(compile(text, source.origin, "exec"), {"__name__": "dedup_copy"})
+
+
+def test_names_of_a_left_out_pack_file_are_found_but_stay_out_of_story_profiles() -> None:
+    """linking.yaml's `profiles_leave_out`: tune-names.yaml's entities (the long tail the tune
+    articles named) are found and indexed, but weigh nothing in a story profile."""
+    weights = load_linking()
+    assert "al-hol-camp" in weights.left_out and "khalifa-haftar" not in weights.left_out
+    doc = Enricher().enrich(
+        raw_article(
+            "Khalifa Haftar's forces said families of ISIS fighters would be returned from the "
+            "al-Hol camp in Syria, where Libyan women and children have been held since 2019."
+        ),
+        datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    found = {e.id for e in doc.entities}
+    assert {"al-hol-camp", "khalifa-haftar"} <= found
+    weighed = profile(doc.entities, weights)
+    assert "khalifa-haftar" in weighed and "al-hol-camp" not in weighed
