@@ -142,3 +142,19 @@ def test_the_on_track_head_is_saved_and_read_back_and_optional(tmp_path: Path) -
     assert pa > 0.5 > (a.on_track(texts[1]) or 1)
     assert b.track is None and b.on_track(texts[0]) is None
     assert a.probabilities(texts[0]) == b.probabilities(texts[0])  # the topics' part unchanged
+
+
+def test_the_train_topics_command_writes_the_topics_and_the_on_track_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from newspipe.cli import main
+
+    monkeypatch.chdir(ROOT)  # the pack's trained_on paths are the repository's
+    out = tmp_path / "m.npz"
+    result = CliRunner().invoke(main, ["train-topics", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "on-track head" in result.output and "verdicts" in result.output
+    model = TopicModel.load(out)
+    assert model.track is not None and model.on_track("the joint military commission") is not None
