@@ -75,6 +75,10 @@ class Gazetteer:
     # ...and which entries each strict form belongs to: Ghana, Guinea, Guyana and Kenya share the
     # key "kana"; the strict form tells them apart.
     strict_ids: dict[str, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
+    # Surnames (`short`) by key and strict form -> the people who bear them (shadowed_surnames).
+    surname_forms: dict[tuple[str, str], list[str]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     # Per key of a name of two words or more: its first words as written (folded). A function
     # word ("In", "The") starts a name only when the name is written with it: "In Libya" is not
     # the outlet Ean Libya, "The MoI" is not Di Maio (lexicon.yaml's function_words).
@@ -162,6 +166,9 @@ class Gazetteer:
                 self.strict[key[0]].add(strict_form(str(surname)))
                 if ent.id not in self.short[key[0]]:
                     self.short[key[0]].append(ent.id)
+                bearers = self.surname_forms[(key[0], strict_form(str(surname)))]
+                if ent.id not in bearers:
+                    bearers.append(ent.id)
 
     def _add_alias(self, alias: str, ent_id: str) -> None:
         if is_acronym(alias):
@@ -186,6 +193,17 @@ class Gazetteer:
                 owners.append(ent_id)
         if key:
             self._register(key, ent_id)
+
+    def shadowed_surnames(self) -> dict[tuple[str, str], list[str]]:
+        """Surnames that a one-word name of another entry is read as instead: the matcher takes
+        a name before a surname, and strict forms fold th/dd alike ("Al Hadath", a TV channel,
+        would take "Haddad" from Mohammed al-Haddad). (key, strict form) -> those entries."""
+        out = {}
+        for (key, form), bearers in self.surname_forms.items():
+            others = [e for e in self.strict_ids.get(key, {}).get(form, []) if e not in bearers]
+            if others:
+                out[(key, form)] = others
+        return out
 
     def add_aliases(self, ent_id: str, aliases: list[str]) -> None:
         """More names for an entry already in the pack (a pack file's `more_aliases`)."""
