@@ -233,8 +233,14 @@ def replay_cmd(settings: Settings, paths: tuple[Path, ...]) -> None:
 def run_cmd(settings: Settings, replay_dir: Path | None) -> None:
     """Start ingest, enrich and index as supervised processes (one that exits is restarted with
     backoff, the others keep running); Ctrl-C stops them."""
+    from newspipe.config import port_clashes
     from newspipe.tools.supervise import Child, supervise
 
+    clashes = port_clashes(settings)
+    if clashes:
+        raise click.UsageError(
+            "two services would listen on one port; give each its own: " + "; ".join(clashes)
+        )
     exe = [sys.executable, "-m", "newspipe"]
     ops = settings.ops
     children = [

@@ -221,6 +221,23 @@ class Settings(BaseSettings):
     ops: OpsSettings = OpsSettings()
 
 
+def port_clashes(settings: Settings) -> list[str]:
+    """The ports `newspipe run` would have two of its services listen on: each as
+    "port N: VAR_A, VAR_B". A clash leaves one service failing to bind and restarting forever."""
+    wanted = {
+        "NEWSPIPE_ENRICH__WEB_PORT": settings.enrich.web_port,
+        "NEWSPIPE_DASHBOARD__PORT": settings.dashboard.port,
+        **{
+            f"NEWSPIPE_OPS__{name.upper()}_PORT": settings.ops.port(name)
+            for name in ("ingest", "enrich", "index", "notify")
+        },
+    }
+    by_port: dict[int, list[str]] = {}
+    for var, port in wanted.items():
+        by_port.setdefault(port, []).append(var)
+    return [f"port {p}: {', '.join(v)}" for p, v in by_port.items() if p and len(v) > 1]
+
+
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable, value, description) for every knob, secrets masked: `newspipe config`."""
     rows: list[tuple[str, str, str]] = [

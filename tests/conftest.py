@@ -117,10 +117,20 @@ def topic_records(settings: Settings, topic: str) -> list[Any]:
         consumer.close()
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now and never handed out before in this test run. The kernel may give
+    one port to two binds in a row once the first socket is closed (CI saw the faust web
+    port and the dashboard's both get 43043), so each is remembered and not given again."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @pytest.fixture

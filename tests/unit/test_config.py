@@ -15,6 +15,7 @@ from newspipe.config import (
     describe,
     kafka_client_kwargs,
     kafka_ssl_context,
+    port_clashes,
 )
 
 CA = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -118,3 +119,24 @@ def test_a_bootstrap_closed_while_authenticating_names_the_sasl_settings() -> No
     # a connection lost before the broker's version was known: not the authentication
     before = LOST_WHILE_AUTHENTICATING.replace("broker_version=(3, 9) ", "")
     assert kafka_refusal(before, sasl=True) is None
+
+
+def test_two_services_on_one_port_are_refused_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert port_clashes(Settings()) == []  # the defaults are distinct
+    monkeypatch.setenv("NEWSPIPE_DASHBOARD__PORT", "6066")  # faust's web port
+    monkeypatch.setenv("NEWSPIPE_OPS__NOTIFY_PORT", "9461")  # ingest's
+    clashes = port_clashes(Settings())
+    assert clashes == [
+        "port 6066: NEWSPIPE_ENRICH__WEB_PORT, NEWSPIPE_DASHBOARD__PORT",
+        "port 9461: NEWSPIPE_OPS__INGEST_PORT, NEWSPIPE_OPS__NOTIFY_PORT",
+    ]
+    from click.testing import CliRunner
+
+    from newspipe.cli import main
+
+    result = CliRunner().invoke(main, ["run"])
+    assert result.exit_code == 2  # a usage error: nothing was started
+    assert "two services would listen on one port" in result.output
+    assert "port 6066: NEWSPIPE_ENRICH__WEB_PORT, NEWSPIPE_DASHBOARD__PORT" in result.output
