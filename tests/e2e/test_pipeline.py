@@ -87,7 +87,7 @@ def running(tmp: Path, extra: dict[str, str] | None = None) -> Iterator[Pipeline
             bootstrap.wait_for_group(settings, timeout=120)
         except TimeoutError as err:  # say why: the services' own output
             tail = (tmp / "run.log").read_text("utf-8", "replace").splitlines()[-40:]
-            raise TimeoutError(f"{err}; the end of {tmp / 'run.log'}:\n" + "\n".join(tail))
+            raise TimeoutError(f"{err}; the end of {tmp / 'run.log'}:\n" + "\n".join(tail)) from err
         yield Pipeline(settings)
     finally:
         proc.terminate()
