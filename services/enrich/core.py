@@ -53,7 +53,7 @@ class Enricher:
         # numbered units before the capitalised runs: they take their words
         units, new = find_units(text, tokens, covered, self.units, self.gaz)
         mentions += units
-        new += find_new_names(text, tokens, covered, self.lexicon)
+        new += find_new_names(text, tokens, covered, self.lexicon, title_end)
         entities = to_entities(mentions, self.gaz, new)
         sig, n_shingles, sketch = dedup.fingerprint(raw.body, folded_body)
         scored = self.tagger.scores_folded(folded, folded_title_end, entities)

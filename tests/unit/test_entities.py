@@ -124,6 +124,29 @@ def test_names_outside_the_pack_are_found_and_marked(enricher: Enricher) -> None
     assert all(e.id.startswith("new-") for e in new.values())
 
 
+def test_a_lone_titled_word_is_a_surname_or_nothing_and_title_case_headlines_are_skipped(
+    enricher: Enricher,
+) -> None:
+    text = (
+        "General Vincent Giraud arrived. Later General Giraud spoke, the Chief of Staff "
+        "Defense said nothing and Delegate Smith left."
+    )
+    new = {e.name: e for e in ents(enricher, text).values() if not e.in_pack}
+    assert set(new) == {"Vincent Giraud"}  # "Giraud": his surname; "Defense", "Smith": no one
+    assert new["Vincent Giraud"].mentions == ["Vincent Giraud", "Giraud"]
+    assert new["Vincent Giraud"].count == 2
+    # A headline in title case: its capitalised runs are not names; the body's still are.
+    found = ents(
+        enricher,
+        "The Sanctions Committee met on Monday.",
+        "Armed Group Leader Killed as Forces Say Plan Agreed",
+    )
+    assert {e.name for e in found.values() if not e.in_pack} == {"Sanctions Committee"}
+    # A headline in sentence case is read as the body is.
+    found = ents(enricher, "It met.", "Sanctions Committee meets to discuss the arms embargo")
+    assert "Sanctions Committee" in {e.name for e in found.values() if not e.in_pack}
+
+
 def test_a_first_name_types_a_new_person_and_and_parts_two(enricher: Enricher) -> None:
     # Yann and Beverly are in no hand-written list: gender-guesser's first names type them.
     text = "Yann Fridez said so. Beverly Ochieng agreed. Roberto Carlos and David Trezeguet came."
