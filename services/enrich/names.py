@@ -89,11 +89,14 @@ def name_key(name: str) -> tuple[str, ...]:
 
 
 def is_acronym(alias: str) -> bool:
-    """LNA, GNU, UNSMIL, HoR: matched case-sensitively, never by key."""
+    """LNA, GNU, UNSMIL, HoR: matched case-sensitively, never by key. One word only: the text's
+    words are matched against acronyms, so "Al-Qaeda" or "GI-TOC" (two words) would never be
+    found as one; they are names, found by key."""
     letters = alias.replace(".", "")
     return (
         2 <= len(letters) <= 8
         and " " not in alias
+        and len(TOKEN.findall(letters)) == 1
         and sum(c.isupper() for c in letters) >= 2
         and not is_arabic(alias)
         and not any(c.isdigit() for c in letters)
