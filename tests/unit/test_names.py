@@ -45,7 +45,7 @@ def test_acronyms() -> None:
 
 
 def test_a_hyphenated_name_is_no_acronym_and_is_found() -> None:
-    """"Al-Qaeda" has two capitals in eight letters, but it is two words of a text: taken for an
+    """ "Al-Qaeda" has two capitals in eight letters, but it is two words of a text: taken for an
     acronym it was matched as one word and never found (the tune parts' al-Qaeda misses)."""
     from datetime import UTC, datetime
 
