@@ -2,8 +2,8 @@
 code): tests/data/real, real-wire, real-events, real-relevance, real-xlang, real-topics,
 real-topics2, real-topics3, real-xlang2, real-topics4, real-xlang3, real-entities, real-topics5,
 real-wire2, real-arabic, real-politics, real-arabic2, real-topics6 and real-wire3, each with a
-tune part and a blind part, and tests/data/real-sealed (blind only, in three parts). A floor sits just
-under the figure measured when it was last set (`newspipe eval`), so that any change that loses
+tune part and a blind part, and tests/data/real-sealed (blind only, in three parts). A floor sits
+just under the figure measured when it was last set (`newspipe eval`), so that any change that loses
 ground on real material fails here, blind parts included. The blind parts are scored, never
 read: their floors record what was measured, nothing was tuned to reach them. The issue's
 targets for the held-out set are higher; see the README's quality table."""
