@@ -176,6 +176,14 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
     per_word = [keys for keys, _ in infos]
     keys = [*chain.from_iterable(per_word), _END]
     first_key = list(accumulate(map(len, per_word), initial=0))  # word -> its first key's index
+    # A name of several words does not run across a comma, a line or a sentence's end ("Chad,
+    # Sudan" is not South Sudan, whose key it shares): the first key of
+    # a word after such a break is marked in the keys longer names are read on.
+    cut = keys
+    for w in _after_breaks(text, tokens):
+        if cut is keys:
+            cut = keys.copy()
+        cut[first_key[w]] = _BROKEN + cut[first_key[w]]
     mentions: list[Mention] = []
     covered: set[int] = set()
     surnames: list[tuple[str, int]] = []  # (surname key, token)
@@ -188,8 +196,8 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
             if i < taken or slot is None:
                 continue
             hit, plan, after, surname = slot
-            if hit is None and plan and (after is None or keys[i + 1] in after):
-                hit = _match_at(keys, i, plan, texts[ti], upper[ti], gaz, seconds)
+            if hit is None and plan and (after is None or cut[i + 1] in after):
+                hit = _match_at(cut, i, plan, texts[ti], upper[ti], gaz, seconds)
             if hit:
                 n, ent_id, how = hit
                 last = bisect_right(first_key, i + n - 1) - 1  # the word of the match's last key
@@ -210,6 +218,24 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
         mentions = nationalise(mentions, gaz)
     mentions.sort(key=lambda m: m.start)
     return mentions, tokens, covered
+
+
+_BROKEN = "\x02"  # before a key: no name runs on to it
+# What ends a name: a comma or semicolon (Latin or Arabic), a line, a sentence's end (a full
+# stop after a word of four letters or more: "St. Petersburg", "Gen. Haftar" go on). Not quotes,
+# brackets or dashes: names hold them (حكومة "الوحدة الوطنية", غرفة عمليات سرت - الجفرة).
+_BREAK = re.compile(r"[,;،؛\n]|(?<=\w{4})[.!?](?=\s)")
+
+
+def _after_breaks(text: str, tokens: Tokens) -> list[int]:
+    """The words with a break in the gap before them."""
+    starts, ends = tokens.starts, tokens.ends
+    out = []
+    for m in _BREAK.finditer(text):
+        w = bisect_right(starts, m.start())
+        if w < len(starts) and (w == 0 or m.start() >= ends[w - 1]) and (not out or out[-1] != w):
+            out.append(w)
+    return out
 
 
 def _described(

@@ -61,3 +61,24 @@ def test_a_hyphenated_name_is_no_acronym_and_is_found() -> None:
     )
     found = {e.id: e.mentions for e in doc.entities}
     assert found["al-qaeda"] == ["al-Qaeda"] and "aqim" in found and "kyodo" not in found
+
+
+def test_a_name_does_not_run_across_a_comma_or_a_sentence() -> None:
+    """"Chad" and "South" share a key ("Chad, Sudan" read as South Sudan, in real AFP copy):
+    a name of several words stops at a comma, a line or a sentence's end, not at quotes or
+    dashes, which names hold."""
+    from datetime import UTC, datetime
+
+    from services.enrich.core import Enricher
+    from tests.conftest import raw_article
+
+    enricher = Enricher()
+
+    def ids(text: str) -> set[str]:
+        doc = enricher.enrich(raw_article(text, None), datetime(2024, 1, 2, tzinfo=UTC))
+        return {e.id for e in doc.entities}
+
+    assert ids("Fighters from Chad, Sudan and Syria left.") == {"chad", "sudan", "syria"}
+    assert ids("They fled to Chad. Sudan closed its border.") == {"chad", "sudan"}
+    assert "south-sudan" in ids("Troops from South Sudan arrived.")
+    assert "sirte-jufra-operations-room" in ids('وكانت غرفة "عمليات سرت - الجفرة" قد أعلنت')
