@@ -64,7 +64,7 @@ def test_a_hyphenated_name_is_no_acronym_and_is_found() -> None:
 
 
 def test_a_name_does_not_run_across_a_comma_or_a_sentence() -> None:
-    """"Chad" and "South" share a key ("Chad, Sudan" read as South Sudan, in real AFP copy):
+    """The names Chad and South share a key ("Chad, Sudan" read as South Sudan, in real AFP copy):
     a name of several words stops at a comma, a line or a sentence's end, not at quotes or
     dashes, which names hold."""
     from datetime import UTC, datetime
