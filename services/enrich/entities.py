@@ -230,7 +230,7 @@ _BREAK = re.compile(r"[,;،؛\n]|(?<=\w{4})[.!?](?=\s)")
 def _after_breaks(text: str, tokens: Tokens) -> list[int]:
     """The words with a break in the gap before them."""
     starts, ends = tokens.starts, tokens.ends
-    out = []
+    out: list[int] = []
     for m in _BREAK.finditer(text):
         w = bisect_right(starts, m.start())
         if w < len(starts) and (w == 0 or m.start() >= ends[w - 1]) and (not out or out[-1] != w):
