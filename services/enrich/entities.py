@@ -177,8 +177,8 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
     keys = [*chain.from_iterable(per_word), _END]
     first_key = list(accumulate(map(len, per_word), initial=0))  # word -> its first key's index
     # A name of several words does not run across a comma, a line or a sentence's end ("Chad,
-    # Sudan" is not South Sudan, whose key it shares): the first key of
-    # a word after such a break is marked in the keys longer names are read on.
+    # Sudan" is not South Sudan, whose key it shares): the first key of a word after such a
+    # break is marked in the keys longer names are read on.
     cut = keys
     for w in _after_breaks(text, tokens):
         if cut is keys:
