@@ -180,10 +180,9 @@ def find_mentions(text: str, gaz: Gazetteer) -> tuple[list[Mention], Tokens, set
     # A name of several words does not run across a comma, a line or a sentence's end ("Chad,
     # Sudan" is not South Sudan, whose key it shares): the first key of a word after such a
     # break is marked in the keys longer names are read on.
-    cut = keys
-    for w in _after_breaks(text, tokens):
-        if cut is keys:
-            cut = keys.copy()
+    breaks = _after_breaks(text, tokens)
+    cut = keys.copy() if breaks else keys
+    for w in breaks:
         cut[first_key[w]] = _BROKEN + cut[first_key[w]]
     mentions: list[Mention] = []
     covered: set[int] = set()
